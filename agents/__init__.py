@@ -1,0 +1,1 @@
+"""ketasim agents package."""

@@ -1,0 +1,161 @@
+"""Patient clinical state as arrays (one row a patient), advanced with the pure functions.
+
+The agent-based model and the virtual-trial runner both keep their patients' clinical state in
+one ``ClinicalState``: a struct of NumPy arrays. Events touch single rows; daily metrics read all
+rows at once without a Python loop over patients (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents import clinical as cm
+from agents.clinical import ClinicalParams
+
+
+class ClinicalState:
+    """Clinical state of a population of patients, in structure-of-arrays form.
+
+    Attributes:
+        b, r, n: Structural layer values at ``t_update`` (0-1).
+        b0, r0, n0: Baseline (pre-treatment) layer values.
+        sev0: Baseline severity (0-60).
+        sensitivity: Single-dose relief on b (0-1) for IV racemic ketamine.
+        relief_last: Relief on b just after the last dose.
+        t_last_dose: Time of the last dose, days (NaN for none).
+        n_course: Doses in the current course.
+        dose_ring: Times of recent doses, shape (N, K), NaN for none.
+        t_update: Time the structural values were last advanced to.
+        next_stress: Time of the next candidate stress event (thinned on arrival).
+    """
+
+    def __init__(self, b0, r0, n0, sensitivity, rel_dur, p: ClinicalParams) -> None:
+        self.p = p
+        size = len(b0)
+        self.b0 = np.asarray(b0, dtype=float)
+        self.r0 = np.asarray(r0, dtype=float)
+        self.n0 = np.asarray(n0, dtype=float)
+        self.sensitivity = np.asarray(sensitivity, dtype=float)
+        self.rel_dur = np.asarray(rel_dur, dtype=float)
+        self.b = self.b0.copy()
+        self.r = self.r0.copy()
+        self.n = self.n0.copy()
+        self.sev0 = cm.severity(self.b0, self.r0, self.n0, p)
+        self.relief_last = np.zeros(size)
+        self.t_last_dose = np.full(size, np.nan)
+        self.n_course = np.zeros(size, dtype=np.int32)
+        self.dose_ring = np.full((size, cm.N_RECENT_DOSES), np.nan)
+        self.t_update = np.zeros(size)
+        self.next_stress = np.full(size, np.inf)
+
+    def __len__(self) -> int:
+        return len(self.b0)
+
+    # -- reading -------------------------------------------------------------------------
+    def relief(self, t, idx=slice(None)):
+        """Acute relief on b at time ``t`` for rows ``idx``."""
+        dt = t - self.t_last_dose[idx]
+        rel = cm.relief_at(
+            self.relief_last[idx], dt, self.n_course[idx], self.rel_dur[idx], self.p
+        )
+        return np.where(np.isnan(dt), 0.0, rel)
+
+    def structural_at(self, t, idx=slice(None)):
+        """Structural (b, r, n) at time ``t`` by closed-form drift (no stress events)."""
+        stab = cm.stabilisation(self.n[idx], self.n0[idx], self.p)
+        dt = np.maximum(t - self.t_update[idx], 0.0)
+        b = cm.drift(self.b[idx], self.b0[idx], dt, stab, self.p)
+        r = cm.drift(self.r[idx], self.r0[idx], dt, stab, self.p)
+        n = cm.drift(self.n[idx], self.n0[idx], dt, stab, self.p)
+        return b, r, n
+
+    def severity_at(self, t, idx=slice(None)):
+        """Severity (0-60) at time ``t`` for rows ``idx``; also returns the layers as felt."""
+        b, r, n = self.structural_at(t, idx)
+        b_eff = cm.effective_b(b, self.relief(t, idx))
+        return cm.severity(b_eff, r, n, self.p), b_eff, r, n
+
+    # -- writing -------------------------------------------------------------------------
+    def advance(self, t, idx) -> None:
+        """Advance rows ``idx`` to time ``t`` by drift (stress events are applied separately)."""
+        b, r, n = self.structural_at(t, idx)
+        self.b[idx], self.r[idx], self.n[idx] = b, r, n
+        self.t_update[idx] = t
+
+    def apply_stress(self, t, idx) -> None:
+        """Apply a life stress event at time ``t`` to rows ``idx`` (already advanced)."""
+        self.advance(t, idx)
+        self.b[idx] = cm.stress_setback(self.b[idx], self.b0[idx], self.p)
+        self.r[idx] = cm.stress_setback(self.r[idx], self.r0[idx], self.p)
+        self.n[idx] = cm.stress_setback(self.n[idx], self.n0[idx], self.p)
+
+    def schedule_stress(self, t, idx, rng: np.random.Generator) -> None:
+        """Draw the next candidate stress time for rows ``idx`` at the maximal hazard."""
+        count = np.size(self.b0[idx])
+        if self.p.rate_stress_per_day <= 0.0:
+            self.next_stress[idx] = np.inf
+            return
+        gaps = rng.exponential(1.0 / self.p.rate_stress_per_day, count)
+        self.next_stress[idx] = t + (gaps if np.ndim(self.b0[idx]) else float(gaps[0]))
+
+    def stress_due(self, t, rng: np.random.Generator, active=None) -> np.ndarray:
+        """Process candidate stress events due by ``t``; returns the rows that had one.
+
+        Candidates arrive at the maximal hazard and are accepted with probability equal to the
+        patient's stabilisation multiplier (thinning), which gives the narrative-lowered hazard.
+        """
+        due = self.next_stress <= t
+        if active is not None:
+            due &= active
+        rows = np.flatnonzero(due)
+        if rows.size == 0:
+            return rows
+        when = self.next_stress[rows]
+        stab = cm.stabilisation(self.n[rows], self.n0[rows], self.p)
+        accept = rng.random(rows.size) < stab
+        hit = rows[accept]
+        for when_t in np.unique(when[accept]):
+            sel = hit[when[accept] == when_t]
+            self.apply_stress(float(when_t), sel)
+        gaps = rng.exponential(1.0 / self.p.rate_stress_per_day, rows.size)
+        self.next_stress[rows] = when + gaps
+        return hit
+
+    def dose(self, t: float, i, rel_relief: float) -> None:
+        """A ketamine or esketamine dose at time ``t`` for row(s) ``i``."""
+        self.advance(t, i)
+        last = self.t_last_dose[i]
+        new_course = np.isnan(last) | (t - last > self.p.dur_course_gap_days)
+        relief_now = self.relief(t, i)
+        self.n_course[i] = np.where(new_course, 1, self.n_course[i] + 1)
+        self.relief_last[i] = cm.relief_after_dose(
+            relief_now, self.sensitivity[i] * rel_relief, self.p
+        )
+        self.t_last_dose[i] = t
+        self.b[i] = cm.spontaneous_gain(self.b[i], self.p)
+        ring = self.dose_ring[i]
+        ring = np.roll(ring, 1, axis=-1)
+        ring[..., 0] = t
+        self.dose_ring[i] = ring
+
+    def session(self, t: float, i) -> None:
+        """A therapy/integration session at time ``t`` for row(s) ``i``."""
+        self.advance(t, i)
+        # Assumption: the window opens as wide as the drug acts on this patient (the same
+        # synaptogenic response underlies relief and plasticity); Wilkinson 2017's drug
+        # non-responders gained little from the added therapy.
+        p_now = cm.plasticity(t, self.dose_ring[i], self.p) * self.sensitivity[i]
+        acute = cm.is_acute_phase(t, self.t_last_dose[i], self.p)
+        acute = np.where(np.isnan(self.t_last_dose[i]), False, acute)
+        self.b[i], self.r[i], self.n[i] = cm.apply_session(
+            self.b[i],
+            self.r[i],
+            self.n[i],
+            self.b0[i],
+            self.r0[i],
+            self.n0[i],
+            self.relief(t, i),
+            p_now,
+            acute,
+            self.p,
+        )

@@ -1,0 +1,1 @@
+"""ketasim dashboards package."""

@@ -1,0 +1,1 @@
+"""ketasim model package."""

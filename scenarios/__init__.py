@@ -1,0 +1,1 @@
+"""ketasim scenarios package."""
