@@ -169,7 +169,7 @@ class ClinicalParams(BaseModel):
 
     # --- relapse: drift and stress ---------------------------------------------------------
     rate_drift_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        0.005,
+        0.009,
         description="Rate of structural drift back toward baseline, per day (assumption).",
     )
     rate_stress_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
@@ -178,8 +178,15 @@ class ClinicalParams(BaseModel):
     p_stress_setback: Prob = Field(
         0.35, description="Share of structural gains lost in one stress event (assumption)."
     )
+    p_full_narrative_change: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.6,
+        description=(
+            "Narrative loosening (share of baseline n) at which stabilisation is complete "
+            "(assumption)."
+        ),
+    )
     p_narrative_stabilisation: Prob = Field(
-        0.85,
+        0.95,
         description=(
             "How much full narrative change lowers drift and stress hazards (share; Wilkinson "
             "2017: therapy slows relapse; assumption)."
@@ -365,7 +372,8 @@ def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: Clinica
 
 def stabilisation(n, n0, p: ClinicalParams):
     """Multiplier (0-1] on drift and stress hazard: narrative change stabilises the reset."""
-    return 1.0 - p.p_narrative_stabilisation * loosening(n, n0)
+    change = np.minimum(loosening(n, n0) / p.p_full_narrative_change, 1.0)
+    return 1.0 - p.p_narrative_stabilisation * change
 
 
 def drift(value, baseline, dt, stab, p: ClinicalParams):

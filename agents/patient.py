@@ -1,0 +1,643 @@
+"""Patients: treatment-resistant depression, a care pathway, choices and dropout.
+
+Pathway (DESIGN §3): arrives seeking care -> chooses a prescriber (coverage, out-of-pocket cost,
+wait, referral) -> intake -> prior authorisation if required -> induction course -> maintenance
+or discharge -> possible relapse and return. Therapy comes by referral (fragmented) or inside an
+integrated programme. Patients drop out on cost, waits or relief-driven disengagement.
+
+A patient's clinical state lives in the model's population arrays (row ``idx``); the agent holds
+its pathway and schedules its own events, so a patient costs nothing on a day without events.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import IntEnum
+from typing import Annotated
+
+import mesa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents import clinical as cm
+from agents.codes import Code, PayerKind
+from agents.policy import IntegrationTiming
+from agents.prescriber import BusinessModel, Prescriber
+from agents.therapist import Therapist
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Days = Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=1000)]
+
+
+class PathwayState(IntEnum):
+    """Where a patient is in the care pathway (exactly one at any time)."""
+
+    NOT_SEEKING = 0
+    SEEKING = 1  # looking for care, at intake, awaiting prior authorisation or a first slot
+    IN_TREATMENT = 2
+    DISCHARGED = 3
+    DROPPED_OUT = 4
+
+
+class CareCategory(IntEnum):
+    """What a patient who sought care has received: the pathway shares of DESIGN §5."""
+
+    NOT_SEEKING = 0
+    UNTREATED = 1  # sought care, nothing received yet
+    DRUG_ONLY = 2
+    INTEGRATED = 3  # at least one dose followed by a session inside the window
+    THERAPY_ONLY = 4
+    DROPPED_OUT = 5
+
+
+class Route(IntEnum):
+    """The treatment a patient has chosen for this episode."""
+
+    NONE = 0
+    INFUSION_CASH = 1
+    REMS_ESKETAMINE = 2
+    INTEGRATED = 3
+    THERAPY_ONLY = 4
+
+
+class DropReason(IntEnum):
+    """Why a patient left care."""
+
+    NONE = 0
+    COST = 1
+    WAIT = 2
+    DISENGAGEMENT = 3
+    ACCESS = 4
+
+
+class PatientParams(BaseModel):
+    """The catchment's patients and their choices (the scenario's ``[patients]`` table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    p_commercial: Prob = Field(0.50, description="Share with commercial insurance.")
+    p_medicaid: Prob = Field(0.20, description="Share with Medicaid.")
+    p_medicare: Prob = Field(0.20, description="Share with Medicare.")
+    p_uninsured: Prob = Field(0.10, description="Share uninsured.")
+    p_cash_commercial: Prob = Field(0.45, description="Commercial members able to pay cash.")
+    p_cash_medicaid: Prob = Field(0.08, description="Medicaid members able to pay cash.")
+    p_cash_medicare: Prob = Field(0.30, description="Medicare members able to pay cash.")
+    p_cash_uninsured: Prob = Field(0.20, description="Uninsured able to pay cash.")
+    p_seeking_at_start: Prob = Field(
+        0.1, description="Share already seeking care at day 0 (arriving over the first month)."
+    )
+    rate_seek_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        1.0 / 365.0,
+        description="Daily hazard that a patient not yet seeking starts to (~1 a year; assumption).",
+    )
+    mean_adherence: Prob = Field(
+        0.9, description="Mean chance of attending a booked therapy session (assumption)."
+    )
+    dur_wait_tolerance_days: Days = Field(
+        30.0, description="Mean wait a patient tolerates for a first appointment, days."
+    )
+    usd_oop_scale_cash: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        4000.0, description="Out-of-pocket cost that weighs like one unit of utility, able to pay."
+    )
+    usd_oop_scale_no_cash: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        600.0, description="Same for patients unable to pay cash."
+    )
+    u_integrated: Annotated[float, Field(ge=-10.0, le=10.0)] = Field(
+        0.3, description="Patients' preference for an integrated programme (utility units)."
+    )
+    u_therapy_only: Annotated[float, Field(ge=-10.0, le=10.0)] = Field(
+        -0.8, description="Utility of choosing therapy without a drug (most TRD patients seek a drug)."
+    )
+    u_outside_option: Annotated[float, Field(ge=-100.0, le=10.0)] = Field(
+        -3.0, description="Utility below which a patient defers care and tries again later."
+    )
+    n_candidate_clinics: Annotated[int, Field(ge=1, le=100)] = Field(
+        6, description="Clinics a patient considers (referral networks are local)."
+    )
+    dur_intake_lag_days: Days = Field(
+        3.0, description="Least days from choosing a clinic to the intake visit."
+    )
+    n_induction_doses: Annotated[int, Field(ge=1, le=30)] = Field(
+        6, description="Doses in an induction course (IV: 6 over 2-3 weeks)."
+    )
+    dur_dose_interval_days: Annotated[float, Field(gt=0.0, le=60.0)] = Field(
+        3.0, description="Days between induction doses (twice weekly)."
+    )
+    p_maintenance: Prob = Field(
+        0.5, description="Share of responders after induction who continue maintenance doses."
+    )
+    n_maintenance_doses: Count = Field(6, description="Maintenance doses after induction.")
+    dur_maintenance_interval_days: Annotated[float, Field(gt=0.0, le=120.0)] = Field(
+        14.0, description="Days between maintenance doses."
+    )
+    n_therapy_course: Annotated[int, Field(ge=1, le=200)] = Field(
+        12, description="Sessions in a course of outside (referred) therapy."
+    )
+    dur_session_interval_days: Annotated[float, Field(gt=0.0, le=60.0)] = Field(
+        7.0, description="Days between ordinary therapy sessions (weekly)."
+    )
+    n_post_induction_sessions: Count = Field(
+        4, description="Weekly integration sessions an integrated programme adds after induction."
+    )
+    dur_integration_delay_min_days: Days = Field(
+        1.0, description="Earliest integration session after a dose in a programme, days."
+    )
+    dur_integration_delay_max_days: Days = Field(
+        3.0, description="Latest integration session after a dose in a programme, days."
+    )
+    dur_acute_session_delay_days: Days = Field(
+        0.05, description="Integration 'during the dosing session': ~1 h after the dose, days."
+    )
+    p_dropout_per_dose: Prob = Field(
+        0.02, description="Chance of leaving the drug course at each dose (side effects, life)."
+    )
+    n_missed_to_stop_therapy: Annotated[int, Field(ge=1, le=50)] = Field(
+        2, description="Missed sessions after which a patient stops therapy."
+    )
+    p_return_on_relapse: Prob = Field(
+        0.5, description="Chance a discharged patient who relapses seeks care again."
+    )
+    dur_return_delay_days: Days = Field(30.0, description="Mean days from relapse to seeking care.")
+    n_seek_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        3, description="Attempts to find care before giving up."
+    )
+    dur_retry_days: Annotated[float, Field(gt=0.0, le=365.0)] = Field(
+        45.0, description="Days between attempts to find care."
+    )
+
+    @model_validator(mode="after")
+    def _payer_shares_sum_to_one(self) -> PatientParams:
+        total = self.p_commercial + self.p_medicaid + self.p_medicare + self.p_uninsured
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"payer shares p_commercial..p_uninsured must sum to 1 (got {total:g})")
+        if self.dur_integration_delay_min_days > self.dur_integration_delay_max_days:
+            raise ValueError(
+                "dur_integration_delay_min_days must not exceed dur_integration_delay_max_days"
+            )
+        return self
+
+    def payer_shares(self) -> dict[PayerKind, float]:
+        """Share of patients by coverage."""
+        return {
+            PayerKind.COMMERCIAL: self.p_commercial,
+            PayerKind.MEDICAID: self.p_medicaid,
+            PayerKind.MEDICARE: self.p_medicare,
+            PayerKind.UNINSURED: self.p_uninsured,
+        }
+
+    def cash_shares(self) -> dict[PayerKind, float]:
+        """Share able to pay cash, by coverage."""
+        return {
+            PayerKind.COMMERCIAL: self.p_cash_commercial,
+            PayerKind.MEDICAID: self.p_cash_medicaid,
+            PayerKind.MEDICARE: self.p_cash_medicare,
+            PayerKind.UNINSURED: self.p_cash_uninsured,
+        }
+
+
+ROUTE_OF_MODEL = {
+    BusinessModel.INFUSION_CASH: Route.INFUSION_CASH,
+    BusinessModel.REMS_ESKETAMINE: Route.REMS_ESKETAMINE,
+    BusinessModel.INTEGRATED: Route.INTEGRATED,
+}
+
+
+class Patient(mesa.Agent):
+    """A person with treatment-resistant depression in the catchment.
+
+    Created when the person starts seeking care; until then the population arrays alone hold
+    them. Row ``idx`` of the model's population holds the clinical state.
+    """
+
+    def __init__(self, model: mesa.Model, idx: int) -> None:
+        super().__init__(model)
+        pop = model.population
+        self.idx = idx
+        self.payer_kind = PayerKind(int(pop.payer_kind[idx]))
+        self.can_pay_cash = bool(pop.can_pay_cash[idx])
+        self.adherence = float(pop.adherence[idx])
+        self.wait_tolerance = float(pop.wait_tolerance[idx])
+        self.state = PathwayState.NOT_SEEKING
+        self.route = Route.NONE
+        self.prescriber: Prescriber | None = None
+        self.therapist: Therapist | None = None
+        self.seek_attempts = 0
+        self.doses_given = 0
+        self.doses_planned = 0
+        self.in_maintenance = False
+        self.sessions_left = 0
+        self.sessions_this_year: dict[int, int] = {}
+        self.missed_sessions = 0
+        self.pending_doses: list[list] = []  # [dose time, delay recorded] not yet covered
+        self.pa_denied = False
+        self.integrated_sessions = False
+        self.therapy_ongoing = False
+        self.therapy_requested_at = math.nan
+        self.bundle_paid = False
+        self.coordination_months: set[int] = set()
+        self._dose_event = None
+        self._session_event = None
+        self._other_event = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def params(self) -> PatientParams:
+        """The scenario's patient parameters."""
+        return self.model.scenario.patients
+
+    @property
+    def payer(self):
+        """This patient's payer agent, or None when uninsured."""
+        return self.model.payer_of(self.payer_kind)
+
+    def _set_state(self, state: PathwayState) -> None:
+        self.state = state
+        self.model.population.set_state(self.idx, state)
+
+    def _schedule(self, method, at: float):
+        return self.model.schedule_event(method, at=max(at, self.model.time))
+
+    # ------------------------------------------------------------------ seeking care
+    def seek_care(self) -> None:
+        """Choose among candidate clinics, therapy alone, or deferring care."""
+        self._other_event = None
+        if self.state in (PathwayState.DROPPED_OUT, PathwayState.IN_TREATMENT):
+            return
+        self._set_state(PathwayState.SEEKING)
+        self.seek_attempts += 1
+        now = self.model.time
+        rng = self.model.streams["choice"]
+        params = self.params
+        best_u, best = params.u_outside_option, None
+        for clinic in self.model.candidate_clinics(rng, params.n_candidate_clinics):
+            option = self._value_clinic(clinic, now)
+            if option is None:
+                continue
+            u = option[0] + rng.gumbel()
+            if u > best_u:
+                best_u, best = u, (clinic, option[1])
+        if self.model.scenario.policy.therapy_available:
+            oop = self._therapy_oop_per_session() * params.n_therapy_course
+            u = params.u_therapy_only - oop / self._oop_scale() + rng.gumbel()
+            if u > best_u:
+                best_u, best = u, (None, now)
+        if best is None:
+            self._defer(DropReason.ACCESS)
+            return
+        clinic, start = best
+        if clinic is None:
+            self.route = Route.THERAPY_ONLY
+            self._set_state(PathwayState.IN_TREATMENT)
+            self._refer_to_therapy(now)
+            return
+        self.prescriber = clinic
+        self.route = ROUTE_OF_MODEL[clinic.business_model]
+        self._other_event = self._schedule(self.intake, start)
+
+    def _defer(self, reason: DropReason) -> None:
+        if self.seek_attempts >= self.params.n_seek_attempts:
+            self.drop_out(reason)
+            return
+        self._other_event = self._schedule(self.seek_care, self.model.time + self.params.dur_retry_days)
+
+    def _oop_scale(self) -> float:
+        p = self.params
+        return p.usd_oop_scale_cash if self.can_pay_cash else p.usd_oop_scale_no_cash
+
+    def _therapy_oop_per_session(self) -> float:
+        payer = self.payer
+        policy = self.model.scenario.policy
+        if payer is not None:
+            return payer.cost_share * payer.allowed(Code.PSYCHOTHERAPY_90837)
+        return self.model.scenario.therapists.usd_cash_rate
+
+    def _uses_esketamine(self, bm: BusinessModel) -> bool:
+        """Whether this patient's course at a clinic of model ``bm`` is esketamine via a payer."""
+        if self.payer is None:
+            return False
+        match bm:
+            case BusinessModel.REMS_ESKETAMINE:
+                return True
+            case BusinessModel.INTEGRATED:
+                return not self.model.scenario.policy.bundled_payment
+            case BusinessModel.INFUSION_CASH:
+                return False
+            case _:
+                raise ValueError(f"unknown business model {bm!r}")
+
+    def _value_clinic(self, clinic: Prescriber, now: float) -> tuple[float, float] | None:
+        """(utility before noise, intake time) of a clinic, or None when not feasible."""
+        params = self.params
+        policy = self.model.scenario.policy
+        payer = self.payer
+        bm = clinic.business_model
+        n = params.n_induction_doses
+        match bm:
+            case BusinessModel.INFUSION_CASH:
+                if payer is not None and policy.covers_iv_ketamine:
+                    oop = n * payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
+                elif self.can_pay_cash:
+                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price
+                else:
+                    return None
+                pref = 0.0
+            case BusinessModel.REMS_ESKETAMINE:
+                if payer is None or self.pa_denied:
+                    return None
+                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
+                    Code.ESKETAMINE_DRUG
+                )
+                oop = n * payer.cost_share * per_dose
+                pref = 0.0
+            case BusinessModel.INTEGRATED:
+                therapy = params.n_induction_doses * self._therapy_oop_per_session()
+                if payer is not None and policy.bundled_payment:
+                    oop = payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE)
+                elif payer is not None and not self.pa_denied:
+                    per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
+                        Code.ESKETAMINE_DRUG
+                    )
+                    oop = n * payer.cost_share * per_dose + therapy
+                elif self.can_pay_cash:
+                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price + therapy
+                else:
+                    return None
+                pref = params.u_integrated
+            case _:
+                raise ValueError(f"unknown business model {bm!r}")
+        start = clinic.next_chair_time(now + params.dur_intake_lag_days)
+        wait = start - now
+        u = pref - oop / self._oop_scale() - wait / max(self.wait_tolerance, 1.0)
+        return u, start
+
+    # ------------------------------------------------------------------ intake and PA
+    def intake(self) -> None:
+        """Intake evaluation; then prior authorisation or the first dose."""
+        self._other_event = None
+        clinic = self.prescriber
+        if self.state is PathwayState.DROPPED_OUT or clinic is None:
+            return
+        if ROUTE_OF_MODEL.get(clinic.business_model) is not self.route:
+            # The clinic changed its model since booking: the patient re-chooses.
+            self.prescriber, self.route = None, Route.NONE
+            self.seek_care()
+            return
+        now = self.model.time
+        self.model.bill_service(self, Code.PSYCH_EVAL_90791, clinic, now)
+        self._maybe_refer(now)
+        payer = self.payer
+        if self._uses_esketamine(clinic.business_model) and payer.requires_prior_auth():
+            approved, delay = payer.decide_prior_auth()
+            self.model.record_prior_auth(self, approved, now + delay)
+            if not approved:
+                self.pa_denied = True
+                self.prescriber, self.route = None, Route.NONE
+                self._other_event = self._schedule(self.seek_care, now + delay)
+                return
+            self._other_event = self._schedule(self.begin_course, now + delay)
+            return
+        self.begin_course()
+
+    def begin_course(self) -> None:
+        """Start the induction course (and, in fragmented care, perhaps a referral)."""
+        self._other_event = None
+        if self.state is PathwayState.DROPPED_OUT or self.prescriber is None:
+            return
+        self._set_state(PathwayState.IN_TREATMENT)
+        self.doses_given = 0
+        self.doses_planned = self.params.n_induction_doses
+        self.in_maintenance = False
+        self.bundle_paid = False
+        self.integrated_sessions = self.route is Route.INTEGRATED
+        self._book_dose(self.model.time)
+
+    def _maybe_refer(self, now: float) -> None:
+        """A fragmented prescriber refers to an outside therapist at intake, perhaps."""
+        if self.route is Route.INTEGRATED:
+            return
+        policy = self.model.scenario.policy
+        p_refer = self.model.scenario.prescribers.p_refer_therapy
+        if policy.carve_out:
+            p_refer *= 1.0 - self.model.scenario.therapists.p_carve_out_referral_loss
+        if policy.therapy_available and self.model.streams["referral"].random() < p_refer:
+            self._refer_to_therapy(now)
+
+    # ------------------------------------------------------------------ doses
+    def _book_dose(self, earliest: float) -> None:
+        clinic = self.prescriber
+        at = clinic.next_chair_time(earliest)
+        clinic.book(at)
+        self._dose_event = self._schedule(self.receive_dose, at)
+
+    def receive_dose(self) -> None:
+        """A dose: clinical update, claims, the integration session, the next dose."""
+        self._dose_event = None
+        if self.state is not PathwayState.IN_TREATMENT or self.prescriber is None:
+            return
+        now = self.model.time
+        params = self.params
+        rng = self.model.streams["adherence"]
+        oop = self.model.dose_oop(self)
+        # Assumption: each dose's out-of-pocket cost adds to the dropout chance in proportion
+        # to what the patient can bear (one oop-scale of spending ~ 5 percentage points).
+        cost_drop = min(0.05 * oop / self._oop_scale(), 0.5)
+        if rng.random() < params.p_dropout_per_dose + cost_drop:
+            self._end_drug_course(DropReason.COST if cost_drop > params.p_dropout_per_dose else DropReason.DISENGAGEMENT)
+            return
+        esk = self._uses_esketamine(self.prescriber.business_model)
+        rel = self.model.scenario.clinical.rel_esketamine_relief if esk else 1.0
+        self.model.population.clinical.dose(now, self.idx, rel)
+        self.model.bill_dose(self, now, esk)
+        self.model.record_dose(self, now)
+        self.doses_given += 1
+        if self.integrated_sessions and self.model.scenario.policy.therapy_available:
+            self._book_integration_session(now)
+        if self.doses_given < self.doses_planned:
+            interval = (
+                params.dur_maintenance_interval_days
+                if self.in_maintenance
+                else params.dur_dose_interval_days
+            )
+            self._book_dose(now + interval)
+            return
+        self._finish_induction_or_maintenance(now)
+
+    def _finish_induction_or_maintenance(self, now: float) -> None:
+        params = self.params
+        if not self.in_maintenance and params.n_maintenance_doses > 0:
+            in_response = self.model.population.in_response(self.idx, now)
+            if in_response and self.model.streams["adherence"].random() < params.p_maintenance:
+                self.in_maintenance = True
+                self.doses_given = 0
+                self.doses_planned = params.n_maintenance_doses
+                self._book_dose(now + params.dur_maintenance_interval_days)
+                return
+        if self.integrated_sessions:
+            self.sessions_left = params.n_post_induction_sessions
+        self._end_drug_course(None)
+
+    def _end_drug_course(self, reason: DropReason | None) -> None:
+        """The drug course ends: discharge, or dropout when it ended early."""
+        if self._dose_event is not None:
+            self._dose_event.cancel()
+            self._dose_event = None
+        if reason is not None and not self.therapy_ongoing:
+            self.drop_out(reason)
+            return
+        if reason is not None:
+            self.model.population.record_drop_reason(self.idx, reason)
+        if not self.therapy_ongoing and self.sessions_left > 0 and self.integrated_sessions:
+            # Post-course integration sessions follow the last dose's integration session, or
+            # start a week on when that one could not be booked.
+            self.therapy_ongoing = True
+            if self._session_event is None:
+                self._book_next_session(self.model.time + self.params.dur_session_interval_days)
+        if not self.therapy_ongoing:
+            self._discharge()
+
+    # ------------------------------------------------------------------ therapy
+    def _refer_to_therapy(self, now: float) -> None:
+        """An outside referral: call therapists, take the earliest slot one offers."""
+        if self.therapy_ongoing:
+            return
+        tp = self.model.scenario.therapists
+        rng = self.model.streams["referral"]
+        ready = now + rng.exponential(tp.dur_referral_delay_days)
+        if self.model.scenario.policy.carve_out and self.route is not Route.THERAPY_ONLY:
+            ready += tp.dur_carve_out_referral_extra_days
+        best_t, best = math.inf, None
+        for therapist in self.model.candidate_therapists(rng, tp.n_calls):
+            if not (therapist.accepts(self.payer_kind) or self.can_pay_cash):
+                continue
+            slot = therapist.next_free_slot(ready)
+            if slot < best_t:
+                best_t, best = slot, therapist
+        if best is None or best_t - now > 3.0 * self.wait_tolerance:
+            # Nobody in reach: the referral goes nowhere.
+            if self.route is Route.THERAPY_ONLY:
+                self.route = Route.NONE
+                self._set_state(PathwayState.SEEKING)
+                self._defer(DropReason.ACCESS)
+            return
+        self.therapist = best
+        self.therapy_ongoing = True
+        self.sessions_left = self.params.n_therapy_course
+        self.therapy_requested_at = now
+        self.model.record_therapy_request(self, now)
+        best.book(best_t)
+        self._session_event = self._schedule(self.attend_session, best_t)
+
+    def _book_integration_session(self, dose_time: float) -> None:
+        """Inside a programme: a reserved slot 1-3 days after the dose (or in the dosing session)."""
+        params = self.params
+        policy = self.model.scenario.policy
+        if policy.integration_timing is IntegrationTiming.ACUTE:
+            at = dose_time + params.dur_acute_session_delay_days
+        else:
+            at = dose_time + self.model.streams["scheduling"].uniform(
+                params.dur_integration_delay_min_days, params.dur_integration_delay_max_days
+            )
+        therapist = self.model.integration_therapist(at)
+        if therapist is None:
+            return
+        if math.isnan(self.therapy_requested_at):
+            self.therapy_requested_at = dose_time
+            self.model.record_therapy_request(self, dose_time)
+        therapist.book(at)
+        self.therapist = therapist
+        if self._session_event is not None:
+            self._session_event.cancel()
+        self._session_event = self._schedule(self.attend_session, at)
+
+    def _book_next_session(self, earliest: float) -> None:
+        therapist = self.therapist
+        if therapist is None or self.sessions_left <= 0:
+            self._stop_therapy()
+            return
+        at = therapist.next_free_slot(earliest)
+        therapist.book(at)
+        self._session_event = self._schedule(self.attend_session, at)
+
+    def attend_session(self) -> None:
+        """A booked session: attend (or not), bill, update the layers, book the next one."""
+        self._session_event = None
+        if self.state in (PathwayState.DROPPED_OUT, PathwayState.DISCHARGED):
+            return
+        now = self.model.time
+        pop = self.model.population
+        relief = pop.clinical.relief(now, self.idx)
+        p = cm.p_attend(self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical)
+        if self.model.streams["adherence"].random() >= p:
+            self.missed_sessions += 1
+            self.model.record_missed_session(self)
+            if self.missed_sessions >= self.params.n_missed_to_stop_therapy:
+                self._stop_therapy(DropReason.DISENGAGEMENT)
+                return
+            self._after_session(now)
+            return
+        if not self.model.bill_session(self, now):
+            self._stop_therapy(DropReason.COST)
+            return
+        pop.clinical.session(now, self.idx)
+        self.model.record_session(self, now)
+        if self.therapist is not None and self.integrated_sessions:
+            self.therapist.integration_sessions += 1
+        self._after_session(now)
+
+    def _after_session(self, now: float) -> None:
+        in_course = self.state is PathwayState.IN_TREATMENT and self._dose_event is not None
+        if self.integrated_sessions and in_course:
+            return  # the next dose books the next integration session
+        self.sessions_left -= 1
+        if self.sessions_left > 0:
+            self._book_next_session(now + self.params.dur_session_interval_days)
+        else:
+            self._stop_therapy()
+
+    def _stop_therapy(self, reason: DropReason | None = None) -> None:
+        if self._session_event is not None:
+            self._session_event.cancel()
+            self._session_event = None
+        self.model.cancel_therapy_request(self)
+        self.therapy_ongoing = False
+        self.sessions_left = 0
+        if self._dose_event is not None:
+            return  # the drug course goes on
+        if reason is not None and self.route is Route.THERAPY_ONLY:
+            self.drop_out(reason)
+        elif self.state is PathwayState.IN_TREATMENT:
+            self._discharge()
+
+    def sessions_used(self, year: int) -> int:
+        """Covered sessions used in a calendar year of the run."""
+        return self.sessions_this_year.get(year, 0)
+
+    # ------------------------------------------------------------------ exits
+    def _discharge(self) -> None:
+        self.prescriber = None
+        self._set_state(PathwayState.DISCHARGED)
+
+    def drop_out(self, reason: DropReason) -> None:
+        """Leave care for the rest of the run."""
+        for attr in ("_dose_event", "_session_event", "_other_event"):
+            event = getattr(self, attr)
+            if event is not None:
+                event.cancel()
+                setattr(self, attr, None)
+        self.therapy_ongoing = False
+        self.model.cancel_therapy_request(self)
+        self.model.population.record_drop_reason(self.idx, reason)
+        self._set_state(PathwayState.DROPPED_OUT)
+
+    def relapse(self) -> None:
+        """Loss of response after discharge: perhaps seek care again."""
+        if self.state is not PathwayState.DISCHARGED:
+            return
+        rng = self.model.streams["relapse"]
+        if rng.random() < self.params.p_return_on_relapse:
+            self.seek_attempts = 0
+            self.pa_denied = False
+            self.route = Route.NONE
+            self._set_state(PathwayState.SEEKING)
+            delay = rng.exponential(self.params.dur_return_delay_days)
+            self._other_event = self._schedule(self.seek_care, self.model.time + delay)

@@ -1,0 +1,275 @@
+"""Prescribers: clinics that choose a business model by margin per clinical hour.
+
+The three models (DESIGN §3): ``infusion_cash`` (IV racemic ketamine, self-pay),
+``rems_esketamine`` (branded esketamine under REMS, billed to payers) and ``integrated`` (drug
+plus therapist in one programme). Each quarter a clinic re-evaluates its model by expected margin
+per clinical hour under current payment rules, pharma detailing and professional norms, and
+switches only when the gain beats its switching cost (inertia).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated
+
+import mesa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.codes import Code, PayerKind
+
+Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
+Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Hours = Annotated[float, Field(gt=0.0, le=24.0, allow_inf_nan=False)]
+
+DAYS_PER_WEEK = 7.0
+
+
+class BusinessModel(IntEnum):
+    """A prescriber's business model."""
+
+    INFUSION_CASH = 0
+    REMS_ESKETAMINE = 1
+    INTEGRATED = 2
+
+
+BUSINESS_MODEL_NAMES = {
+    BusinessModel.INFUSION_CASH: "infusion_cash",
+    BusinessModel.REMS_ESKETAMINE: "rems_esketamine",
+    BusinessModel.INTEGRATED: "integrated",
+}
+
+
+class PrescriberParams(BaseModel):
+    """Clinic supply, costs and behaviour (the scenario's ``[prescribers]`` table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_per_1000_patients: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        5.0, description="Ketamine/esketamine clinics per 1,000 TRD patients (assumption)."
+    )
+    n_chair_hours_per_week: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        40.0,
+        description="Chair-hours a week each clinic gives this catchment's patients (assumption).",
+    )
+    p_infusion_cash: Prob = Field(0.45, description="Initial share of infusion_cash clinics.")
+    p_rems_esketamine: Prob = Field(0.45, description="Initial share of rems_esketamine clinics.")
+    p_integrated: Prob = Field(0.10, description="Initial share of integrated clinics.")
+    hours_iv_dose: Hours = Field(
+        1.5, description="Chair-hours per IV infusion incl. recovery (40-min infusion)."
+    )
+    hours_esketamine_dose: Hours = Field(
+        2.5, description="Chair-hours per esketamine session (REMS: >= 2 h observation)."
+    )
+    hours_coordination_per_dose: Hours = Field(
+        0.75,
+        description=(
+            "Extra clinical hours per dose in an integrated programme (coordination, "
+            "preparation, booking the therapist; assumption)."
+        ),
+    )
+    usd_cash_iv_price: Usd = Field(
+        500.0, description="Self-pay price per IV infusion, USD (surveys: $400-800)."
+    )
+    usd_iv_drug_cost: Usd = Field(
+        15.0, description="Generic racemic ketamine and supplies per infusion, USD (assumption)."
+    )
+    usd_cost_per_chair_hour: Usd = Field(
+        90.0, description="Staff and overhead per clinical hour, USD (assumption)."
+    )
+    usd_integration_session_cost: Usd = Field(
+        130.0,
+        description=(
+            "What an integrated programme pays a trained therapist per session, USD (the "
+            "average cash rate; assumption)."
+        ),
+    )
+    usd_switching_cost_per_hour: Usd = Field(
+        25.0,
+        description=(
+            "Margin gain per clinical hour needed before a clinic changes its model "
+            "(retraining, certification, equipment: inertia; assumption)."
+        ),
+    )
+    usd_sd_norm_per_hour: Usd = Field(
+        30.0,
+        description=(
+            "Between-clinic SD of the professional-norm preference for integrated care, USD "
+            "per hour (assumption)."
+        ),
+    )
+    p_refer_therapy: Prob = Field(
+        0.5,
+        description="Chance a fragmented prescriber refers a patient to an outside therapist.",
+    )
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> PrescriberParams:
+        total = self.p_infusion_cash + self.p_rems_esketamine + self.p_integrated
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"p_infusion_cash + p_rems_esketamine + p_integrated must equal 1 (got {total:g})"
+            )
+        return self
+
+
+class Prescriber(mesa.Agent):
+    """A ketamine/esketamine clinic.
+
+    Attributes:
+        business_model: Its current model.
+        norm_preference: Its professional-norm preference for integrated care, USD per hour.
+        booked_hours: Chair-hours booked per week index.
+        revenue: Revenue received over the run, USD.
+        n_switches: Times it changed model.
+    """
+
+    def __init__(
+        self, model: mesa.Model, business_model: BusinessModel, norm_preference: float
+    ) -> None:
+        super().__init__(model)
+        self.business_model = business_model
+        self.norm_preference = norm_preference
+        self.booked_hours: dict[int, float] = {}
+        self.revenue = 0.0
+        self.n_switches = 0
+
+    @property
+    def capacity_hours(self) -> float:
+        """Chair-hours a week."""
+        return self.model.scenario.prescribers.n_chair_hours_per_week
+
+    def hours_per_dose(self, business_model: BusinessModel | None = None) -> float:
+        """Clinical hours one dose takes under a business model."""
+        pp = self.model.scenario.prescribers
+        bm = self.business_model if business_model is None else business_model
+        match bm:
+            case BusinessModel.INFUSION_CASH:
+                return pp.hours_iv_dose
+            case BusinessModel.REMS_ESKETAMINE:
+                return pp.hours_esketamine_dose
+            case BusinessModel.INTEGRATED:
+                drug_hours = (
+                    pp.hours_iv_dose
+                    if self.model.scenario.policy.bundled_payment
+                    else pp.hours_esketamine_dose
+                )
+                return drug_hours + pp.hours_coordination_per_dose
+            case _:
+                raise ValueError(f"unknown business model {bm!r}")
+
+    # -- capacity ----------------------------------------------------------------------
+    def next_chair_time(self, earliest: float, hours: float | None = None) -> float:
+        """Earliest time at or after ``earliest`` whose week has room for one dose."""
+        need = self.hours_per_dose() if hours is None else hours
+        week = int(earliest // DAYS_PER_WEEK)
+        while self.booked_hours.get(week, 0.0) + need > self.capacity_hours + 1e-9:
+            week += 1
+        return max(earliest, week * DAYS_PER_WEEK)
+
+    def book(self, at: float, hours: float | None = None) -> None:
+        """Book the chair-hours of one dose in the week of ``at``."""
+        week = int(at // DAYS_PER_WEEK)
+        need = self.hours_per_dose() if hours is None else hours
+        self.booked_hours[week] = self.booked_hours.get(week, 0.0) + need
+
+    def utilisation(self, now: float) -> float:
+        """Share of this week's chair-hours booked."""
+        return self.booked_hours.get(int(now // DAYS_PER_WEEK), 0.0) / self.capacity_hours
+
+    # -- the quarterly review -------------------------------------------------------------
+    def expected_margin_per_hour(self, bm: BusinessModel) -> float:
+        """Expected margin per clinical hour of a model under current payment rules.
+
+        Margin per hour of a dose, times the share of arriving patients the model can serve
+        (a demand proxy), plus non-monetary preferences: detailing for REMS, professional norms
+        for integrated care. Integrated care is impossible where no therapist is trained or
+        therapy does not exist.
+        """
+        model = self.model
+        pp = model.scenario.prescribers
+        policy = model.scenario.policy
+        mix = model.payer_mix  # share of patients by PayerKind
+        cash_share = model.cash_share_by_payer  # share able to pay cash, by PayerKind
+        payers = {p.kind: p for p in model.payers}
+        hours = self.hours_per_dose(bm)
+        per_dose_cost = pp.usd_cost_per_chair_hour * hours
+        n_doses = model.scenario.patients.n_induction_doses
+        # Competition: the catchment's demand for a model is shared among the clinics offering
+        # it (this one included), so chair-hours fill less as more clinics crowd into one model.
+        n_rivals = sum(1 for c in model.prescribers if c.business_model is bm)
+        n_rivals += 0 if bm is self.business_model else 1
+        demand_hours = model.arrivals_per_week() * n_doses * hours
+        fill = min(1.0, demand_hours / (n_rivals * self.capacity_hours))
+
+        match bm:
+            case BusinessModel.INFUSION_CASH:
+                eligible = sum(mix[k] * cash_share[k] for k in PayerKind)
+                revenue = pp.usd_cash_iv_price - pp.usd_iv_drug_cost
+                value = (revenue - per_dose_cost) / hours * eligible
+            case BusinessModel.REMS_ESKETAMINE:
+                value = 0.0
+                for kind, payer in payers.items():
+                    approve = 1.0 - payer.p_denial
+                    rev = payer.allowed(Code.ESKETAMINE_SESSION_G2083)
+                    value += mix[kind] * approve * (rev - per_dose_cost) / hours
+            case BusinessModel.INTEGRATED:
+                if not policy.therapy_available or not model.any_trained_therapist():
+                    return float("-inf")
+                value = 0.0
+                for kind, payer in payers.items():
+                    if policy.bundled_payment:
+                        rev = payer.allowed(Code.BUNDLED_EPISODE) / n_doses
+                        rev -= pp.usd_iv_drug_cost + pp.usd_integration_session_cost
+                        approve = 1.0
+                    else:
+                        rev = payer.allowed(Code.ESKETAMINE_SESSION_G2083)
+                        rev -= pp.usd_integration_session_cost
+                        if self.bills_therapy(payer):
+                            rev += payer.allowed(Code.PSYCHOTHERAPY_90837)
+                        approve = 1.0 - payer.p_denial
+                        if policy.coordination_payment:
+                            # About two months of coordination per induction course.
+                            rev += 2.0 * payer.allowed(Code.CARE_COORDINATION) / n_doses
+                    value += mix[kind] * approve * (rev - per_dose_cost) / hours
+                uninsured = mix[PayerKind.UNINSURED] * cash_share[PayerKind.UNINSURED]
+                cash_margin = pp.usd_cash_iv_price - pp.usd_iv_drug_cost - per_dose_cost
+                value += uninsured * cash_margin / hours
+            case _:
+                raise ValueError(f"unknown business model {bm!r}")
+        return float(value * fill + self._preference(bm))
+
+    def _preference(self, bm: BusinessModel) -> float:
+        """Non-monetary pulls, USD per hour: detailing toward REMS, norms toward integration."""
+        match bm:
+            case BusinessModel.REMS_ESKETAMINE:
+                return self.model.pharma.detailing_bonus_per_hour()
+            case BusinessModel.INTEGRATED:
+                return self.model.scenario.policy.usd_integrated_norm_per_hour + self.norm_preference
+            case BusinessModel.INFUSION_CASH:
+                return 0.0
+            case _:
+                raise ValueError(f"unknown business model {bm!r}")
+
+    def bills_therapy(self, payer) -> bool:
+        """Whether this programme is paid by a payer for the sessions it provides.
+
+        Under a carve-in the programme bills therapy on its medical contract. Under a carve-out
+        therapy is paid by the behavioural plan, whose network the programme joins only when the
+        behavioural rate, net of the network's admin burden, covers what it pays its therapists;
+        otherwise it absorbs the sessions' cost.
+        """
+        if not self.model.scenario.policy.carve_out:
+            return True
+        burden = self.model.scenario.therapists.usd_admin_burden
+        cost = self.model.scenario.prescribers.usd_integration_session_cost
+        return payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= cost
+
+    def review_business_model(self) -> None:
+        """Switch to the model with the best expected margin if the gain beats inertia."""
+        pp = self.model.scenario.prescribers
+        values = {bm: self.expected_margin_per_hour(bm) for bm in BusinessModel}
+        best = max(values, key=values.__getitem__)
+        current = values[self.business_model]
+        if best != self.business_model and values[best] - current > pp.usd_switching_cost_per_hour:
+            self.business_model = best
+            self.n_switches += 1

@@ -1,0 +1,203 @@
+"""Therapists: weekly capacity, payer networks by rate vs reservation rate, integration training.
+
+Outside an integrated programme a referred patient gets the next free slot, and the plasticity
+window has usually closed by then; inside one, the programme books slots 1-3 days after each
+dose with a therapist trained in ketamine integration.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import mesa
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.codes import Code, PayerKind
+
+Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
+Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+DAYS_PER_WEEK = 7.0
+
+
+class TherapistParams(BaseModel):
+    """Therapist supply and decisions (the scenario's ``[therapists]`` table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_per_1000_patients: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        12.0,
+        description=(
+            "Therapists serving the catchment per 1,000 treatment-resistant patients "
+            "(assumption; scaled by the therapist-supply lever)."
+        ),
+    )
+    n_slots_per_week: Annotated[int, Field(ge=1, le=60)] = Field(
+        6,
+        description=(
+            "Weekly sessions each therapist can give this catchment's TRD patients (the rest of "
+            "the caseload is other patients; assumption)."
+        ),
+    )
+    rel_slots_rate_elasticity: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        1.5,
+        description=(
+            "Elasticity of the hours therapists give insured TRD patients to the payer rate "
+            "multiplier (higher rates draw hours into insured practice; assumption)."
+        ),
+    )
+    usd_cash_rate: Usd = Field(
+        130.0, description="Cash rate per 60-min session, USD (surveys: $100-200, mean $130)."
+    )
+    usd_median_reservation: Usd = Field(
+        115.0,
+        description="Median rate a therapist needs to join a network, USD per session (assumption).",
+    )
+    sd_log_reservation: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        0.2, description="Between-therapist SD of log reservation rate."
+    )
+    usd_admin_burden: Usd = Field(
+        20.0,
+        description=(
+            "Administrative cost of network participation per session (billing, prior auth, "
+            "audits), USD (assumption)."
+        ),
+    )
+    p_trained_initial: Prob = Field(
+        0.1, description="Share of therapists trained in ketamine integration at the start."
+    )
+    usd_training_cost: Usd = Field(
+        4000.0,
+        description="Cost of ketamine-integration training incl. time off, USD (assumption).",
+    )
+    usd_integration_premium: Usd = Field(
+        30.0,
+        description="Extra income per integration session over an ordinary one, USD (assumption).",
+    )
+    dur_training_payback_years: Annotated[float, Field(gt=0.0, le=30.0)] = Field(
+        3.0, description="Years over which a therapist weighs training income (assumption)."
+    )
+    dur_referral_delay_days: Annotated[float, Field(ge=0.0, le=365.0)] = Field(
+        7.0,
+        description="Mean delay to act on an outside referral (calls, intake paperwork), days.",
+    )
+    dur_carve_out_referral_extra_days: Annotated[float, Field(ge=0.0, le=365.0)] = Field(
+        7.0,
+        description=(
+            "Extra delay of a referral that crosses into a carved-out behavioural plan "
+            "(separate network, intake and authorisation; assumption)."
+        ),
+    )
+    p_carve_out_referral_loss: Prob = Field(
+        0.3,
+        description=(
+            "Share of medical prescribers' referrals lost when therapy is carved out (no shared "
+            "network directory or care management; behavioural visits are 3.5x more often out "
+            "of network: RTI 2024; assumption on the size)."
+        ),
+    )
+    n_calls: Annotated[int, Field(ge=1, le=100)] = Field(
+        6,
+        description=(
+            "Therapists a referred patient contacts (Malowney 2015: only 26 % of callers got a "
+            "psychiatry appointment)."
+        ),
+    )
+
+
+class Therapist(mesa.Agent):
+    """A psychotherapist with a weekly booking book.
+
+    Attributes:
+        reservation_rate: Least payer rate (net of admin burden) it accepts, USD.
+        in_network: Payer kinds whose network it has joined.
+        trained: Whether it is trained in ketamine integration.
+        integration_sessions: Integration sessions given in the current year.
+    """
+
+    def __init__(self, model: mesa.Model, reservation_rate: float, trained: bool) -> None:
+        super().__init__(model)
+        self.reservation_rate = reservation_rate
+        self.trained = trained
+        self.in_network: set[PayerKind] = set()
+        self.booked: dict[int, int] = {}
+        self.integration_sessions = 0
+        self.revenue = 0.0
+
+    @property
+    def capacity(self) -> int:
+        """Sessions a week for this catchment: more when payers pay more (labour supply)."""
+        tp = self.model.scenario.therapists
+        rel = self.model.scenario.policy.rel_therapy_rate
+        return max(1, round(tp.n_slots_per_week * max(0.0, 1.0 + tp.rel_slots_rate_elasticity * (rel - 1.0))))
+
+    def next_free_slot(self, earliest: float) -> float:
+        """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
+        week = int(earliest // DAYS_PER_WEEK)
+        while self.booked.get(week, 0) >= self.capacity:
+            week += 1
+        return max(earliest, week * DAYS_PER_WEEK)
+
+    def has_slot(self, at: float) -> bool:
+        """Whether the week of ``at`` still has a free slot."""
+        return self.booked.get(int(at // DAYS_PER_WEEK), 0) < self.capacity
+
+    def book(self, at: float) -> None:
+        """Take one slot in the week of ``at``."""
+        week = int(at // DAYS_PER_WEEK)
+        self.booked[week] = self.booked.get(week, 0) + 1
+
+    def release(self, at: float) -> None:
+        """Give back a slot that will not be used."""
+        week = int(at // DAYS_PER_WEEK)
+        if self.booked.get(week, 0) > 0:
+            self.booked[week] -= 1
+
+    def waitlist_days(self, now: float) -> float:
+        """Days until this therapist's next free slot."""
+        return self.next_free_slot(now) - now
+
+    def accepts(self, kind: PayerKind) -> bool:
+        """Whether a patient with this coverage is seen in network."""
+        return kind in self.in_network
+
+    # -- yearly decisions ------------------------------------------------------------------
+    def review_networks(self) -> None:
+        """Join each payer's network whose rate, net of admin burden, clears the reservation."""
+        burden = self.model.scenario.therapists.usd_admin_burden
+        self.in_network = {
+            payer.kind
+            for payer in self.model.payers
+            if payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= self.reservation_rate
+        }
+
+    def review_training(self) -> None:
+        """Train in ketamine integration when the expected extra income covers the cost.
+
+        Expected integration sessions a year are what integrated programmes booked in the last
+        year shared among trained therapists (one more counting this one), and at least what a
+        single integrated clinic would send; training pays when premium x sessions over the
+        payback period covers the cost net of any subsidy.
+        """
+        tp = self.model.scenario.therapists
+        self.booked = {w: c for w, c in self.booked.items() if w * DAYS_PER_WEEK >= self.model.time - 7}
+        if self.trained or not self.model.scenario.policy.therapy_available:
+            self.integration_sessions = 0
+            return
+        demand = self.model.integration_demand_per_year()
+        n_trained = sum(1 for t in self.model.therapists if t.trained)
+        per_therapist = min(demand / (n_trained + 1), 52.0 * self.capacity)
+        income = tp.usd_integration_premium * per_therapist * tp.dur_training_payback_years
+        # Trained therapists also fill slots that would otherwise go empty: a trained
+        # therapist is booked first by integrated programmes.
+        income += tp.usd_cash_rate * 0.1 * per_therapist * tp.dur_training_payback_years
+        cost = max(tp.usd_training_cost - self.model.scenario.policy.usd_training_subsidy, 0.0)
+        if income >= cost:
+            self.trained = True
+        self.integration_sessions = 0
+
+
+def draw_reservation(rng, params: TherapistParams) -> float:
+    """A therapist's reservation rate, USD per session (log-normal around the median)."""
+    return params.usd_median_reservation * math.exp(rng.normal(0.0, params.sd_log_reservation))

@@ -1,0 +1,572 @@
+"""The Mesa model: set-up, the timetable of recurring institutional reviews, billing, metrics.
+
+Time is continuous, in days. Patients act only at their own events (arrival, intake, prior
+authorisation, doses, sessions, relapse); institutions act on recurring schedules; metrics are
+sampled once a day from the population arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+from mesa.time import Priority, Schedule
+
+from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
+from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
+from agents.patient import Patient, PathwayState, Route
+from agents.payer import Payer
+from agents.pharma import Pharma
+from agents.prescriber import BusinessModel, Prescriber
+from agents.therapist import Therapist, draw_reservation
+from model.billing import OUT_OF_POCKET_PAYER, Ledger, to_cents
+from model.metrics import (
+    DailyRecorder,
+    Tally,
+    discount_factor,
+    patient_frame,
+    payer_frame,
+    summarise,
+)
+from model.params import Scenario
+from model.population import Population
+from model.streams import Streams
+
+DAYS_PER_QUARTER = 365.0 / 4.0
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = 365.0 / 12.0
+
+_DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
+
+
+class KetasimModel(mesa.Model):
+    """One simulation run of a scenario.
+
+    Args:
+        scenario: The validated scenario.
+        n_patients: Catchment size (defaults to ``scenario.run.n_patients``).
+        days: Run length (defaults to ``scenario.run.days``).
+        seed: Random seed (defaults to ``scenario.run.seed``).
+        replication: Replication number; with the seed it derives every random stream.
+        keep_claims: Keep every claim row (needed for ``--out``; large runs may skip it).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        n_patients: int | None = None,
+        days: int | None = None,
+        seed: int | None = None,
+        replication: int = 0,
+        keep_claims: bool = True,
+    ) -> None:
+        scenario = scenario if scenario is not None else Scenario()
+        seed = scenario.run.seed if seed is None else int(seed)
+        super().__init__(rng=seed)
+        # Mesa's own Scenario holds the rng; ours is the pydantic scenario.
+        self.params = scenario
+        self.seed = seed
+        self.replication = int(replication)
+        self.days = int(scenario.run.days if days is None else days)
+        n = int(scenario.run.n_patients if n_patients is None else n_patients)
+        if n < 1 or self.days < 1:
+            raise ValueError("n_patients and days must be at least 1")
+        self.streams = Streams(seed, self.replication)
+        self.ledger = Ledger(keep_claims=keep_claims)
+        self.tally = Tally(self.days, scenario.metrics)
+        self.daily = DailyRecorder()
+        self.pharma_revenue_cents = 0
+        self.population = Population(scenario, n, self.streams)
+        self._patients: list[Patient | None] = [None] * n
+
+        pp = scenario.patients
+        self.payer_mix = pp.payer_shares()
+        self.cash_share_by_payer = pp.cash_shares()
+        counts = np.bincount(self.population.payer_kind, minlength=len(PayerKind))
+        self.payers = [Payer(self, kind, int(counts[kind])) for kind in PayerKind if kind != PayerKind.UNINSURED]
+        self._payer_by_kind = {p.kind: p for p in self.payers}
+        self.pharma = Pharma(self)
+        self.prescribers = self._make_prescribers(n)
+        self.therapists = self._make_therapists(n)
+        for therapist in self.therapists:
+            therapist.review_networks()
+        self._cum_discount = np.concatenate(
+            [[0.0], np.cumsum(discount_factor(np.arange(1, self.days + 1), scenario.metrics.p_discount_per_year) / 365.0)]
+        )
+        self._arrival_order, self._arrival_times = self._draw_arrivals(n)
+        self._next_arrival = 0
+        self._arrival_log: list[float] = []
+        self._schedule_timetable()
+
+    # Mesa's Model keeps its own ``scenario`` attribute; agents read ours through it.
+    @property
+    def scenario(self) -> Scenario:  # type: ignore[override]
+        """The pydantic scenario of this run."""
+        return self.params
+
+    @scenario.setter
+    def scenario(self, value) -> None:
+        # Mesa assigns its own Scenario object during __init__; keep it aside.
+        self._mesa_scenario = value
+
+    # ------------------------------------------------------------------ set-up
+    def _make_prescribers(self, n: int) -> list[Prescriber]:
+        pp = self.scenario.prescribers
+        rng = self.streams["institutions"]
+        count = max(1, round(pp.n_per_1000_patients * n / 1000.0))
+        shares = np.array([pp.p_infusion_cash, pp.p_rems_esketamine, pp.p_integrated])
+        models = rng.choice(len(BusinessModel), size=count, p=shares)
+        if not self.scenario.policy.therapy_available:
+            models[models == BusinessModel.INTEGRATED] = BusinessModel.REMS_ESKETAMINE
+        norms = rng.normal(0.0, pp.usd_sd_norm_per_hour, count)
+        return [Prescriber(self, BusinessModel(int(m)), float(s)) for m, s in zip(models, norms, strict=True)]
+
+    def _make_therapists(self, n: int) -> list[Therapist]:
+        tp = self.scenario.therapists
+        policy = self.scenario.policy
+        if not policy.therapy_available:
+            return []
+        rng = self.streams["institutions"]
+        count = max(1, round(tp.n_per_1000_patients * n / 1000.0 * policy.rel_therapist_supply))
+        n_trained = round(count * tp.p_trained_initial)
+        return [Therapist(self, draw_reservation(rng, tp), k < n_trained) for k in range(count)]
+
+    def _draw_arrivals(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """When each person starts seeking care (inf: not within the run)."""
+        pp = self.scenario.patients
+        rng = self.streams["arrivals"]
+        early = rng.random(n) < pp.p_seeking_at_start
+        # Those already seeking arrive over the first month; the rest at a constant hazard.
+        times = np.where(
+            early,
+            rng.uniform(0.0, 30.0, n),
+            rng.exponential(1.0 / pp.rate_seek_per_day, n) if pp.rate_seek_per_day > 0 else np.inf,
+        )
+        times = np.where(times < self.days, times, np.inf)
+        order = np.argsort(times, kind="stable")
+        return order, times[order]
+
+    def _schedule_timetable(self) -> None:
+        """The recurring schedules, declared in one place.
+
+        Order within a day: arrivals are admitted first (HIGH), patients' own events run at
+        their times (DEFAULT), and the daily sample reads the day's end state last (LOW).
+        Quarterly reviews run pharma -> payers -> prescribers: detailing is set from last
+        quarter's revenue, payers tighten on last quarter's spending, and clinics then choose
+        their model under the new rules.
+        """
+        self.schedule_recurring(self._admit_arrivals, Schedule(interval=1.0, start=0.0), Priority.HIGH)
+        self.schedule_recurring(self._sample_day, Schedule(interval=1.0, start=1.0), Priority.LOW)
+        self.schedule_recurring(
+            self._review_quarter, Schedule(interval=DAYS_PER_QUARTER, start=DAYS_PER_QUARTER)
+        )
+        self.schedule_recurring(
+            self._review_year, Schedule(interval=DAYS_PER_YEAR, start=DAYS_PER_YEAR)
+        )
+        expiry = self.scenario.policy.patent_expiry_day
+        if expiry <= 0.0:
+            self.pharma.expire_patent()
+        elif expiry < self.days:
+            self.schedule_event(self.pharma.expire_patent, at=expiry)
+
+    # ------------------------------------------------------------------ timetable callbacks
+    def _admit_arrivals(self) -> None:
+        """Create the patients who start seeking care during the coming day."""
+        horizon = self.time + 1.0
+        times = self._arrival_times
+        k = self._next_arrival
+        while k < len(times) and times[k] < horizon:
+            idx = int(self._arrival_order[k])
+            patient = Patient(self, idx)
+            self._patients[idx] = patient
+            patient._other_event = self.schedule_event(patient.seek_care, at=float(times[k]))
+            k += 1
+        self._arrival_log.append(k - self._next_arrival)
+        self._next_arrival = k
+
+    def _sample_day(self) -> None:
+        self.population.clinical.stress_due(self.time, self.streams["stress"], self.population.treated)
+        self.daily.sample(self, self.time)
+
+    def _review_quarter(self) -> None:
+        self.pharma.review_quarter()
+        for payer in self.payers:
+            payer.review_quarter()
+        for clinic in self.prescribers:
+            clinic.review_business_model()
+
+    def _review_year(self) -> None:
+        for therapist in self.therapists:
+            therapist.review_networks()
+        for therapist in self.therapists:
+            therapist.review_training()
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> None:
+        """Run to the end of the scenario's horizon."""
+        self.run_until(self.days)
+
+    def summary(self) -> dict:
+        """The end-of-run summary (the ``ketasim run --json`` object)."""
+        return summarise(self)
+
+    def daily_frame(self) -> pd.DataFrame:
+        """The tidy daily series."""
+        return self.daily.frame(self.scenario.name, self.replication, self.seed)
+
+    def patient_frame(self) -> pd.DataFrame:
+        """Per-patient outcomes."""
+        return patient_frame(self)
+
+    def payer_frame(self) -> pd.DataFrame:
+        """Headline rates by payer type (equity)."""
+        return payer_frame(self)
+
+    def claims_frame(self) -> pd.DataFrame:
+        """The claims ledger."""
+        df = self.ledger.frame()
+        df.insert(0, "seed", self.seed)
+        df.insert(0, "replication", self.replication)
+        df.insert(0, "scenario", self.scenario.name)
+        return df
+
+    # ------------------------------------------------------------------ look-ups for agents
+    def payer_of(self, kind: PayerKind) -> Payer | None:
+        """The payer agent of a coverage kind (None for the uninsured)."""
+        return self._payer_by_kind.get(kind)
+
+    def candidate_clinics(self, rng: np.random.Generator, k: int) -> list[Prescriber]:
+        """Up to ``k`` distinct clinics a patient hears of (local referral networks)."""
+        n = len(self.prescribers)
+        if n <= k:
+            return self.prescribers
+        picks = dict.fromkeys(int(i) for i in rng.integers(0, n, k))
+        return [self.prescribers[i] for i in picks]
+
+    def candidate_therapists(self, rng: np.random.Generator, k: int) -> list[Therapist]:
+        """Up to ``k`` distinct therapists a referred patient calls."""
+        n = len(self.therapists)
+        if n <= k:
+            return self.therapists
+        picks = dict.fromkeys(int(i) for i in rng.integers(0, n, k))
+        return [self.therapists[i] for i in picks]
+
+    def integration_therapist(self, at: float) -> Therapist | None:
+        """A therapist with a free slot in the week of ``at``: trained ones first."""
+        if not self.therapists:
+            return None
+        rng = self.streams["scheduling"]
+        start = int(rng.integers(0, len(self.therapists)))
+        order = self.therapists[start:] + self.therapists[:start]
+        for therapist in order:
+            if therapist.trained and therapist.has_slot(at):
+                return therapist
+        for therapist in order:
+            if therapist.has_slot(at):
+                return therapist
+        return None
+
+    def arrivals_per_week(self) -> float:
+        """People who started seeking care per week over the last quarter (at least one)."""
+        recent = self._arrival_log[-91:]
+        return max(7.0 * sum(recent) / max(len(recent), 1), 1.0)
+
+    def any_trained_therapist(self) -> bool:
+        """Whether anyone can staff an integrated programme."""
+        return any(t.trained for t in self.therapists)
+
+    def integration_demand_per_year(self) -> float:
+        """Integration sessions booked in the last year (the training market signal)."""
+        sessions = sum(t.integration_sessions for t in self.therapists)
+        clinics = sum(1 for c in self.prescribers if c.business_model is BusinessModel.INTEGRATED)
+        # A clinic that has just switched has no history yet: count what one integrated clinic
+        # of this size would book in a year (one session per chair-dose).
+        per_clinic = 52.0 * self.scenario.prescribers.n_chair_hours_per_week / 3.0
+        return max(float(sessions), clinics * per_clinic)
+
+    # ------------------------------------------------------------------ billing
+    def _claim(
+        self,
+        patient: Patient,
+        t: float,
+        code: Code,
+        payee_kind: PartyKind,
+        payee,
+        payer: Payer | None,
+        silo: Silo,
+        status: ClaimStatus,
+        cents: int,
+    ) -> None:
+        payee_id = payee.unique_id if payee is not None else 0
+        payer_id = int(payer.kind) if payer is not None else OUT_OF_POCKET_PAYER
+        self.ledger.record(t, patient.idx, payee_kind, payee_id, payer_id, silo, code, status, cents)
+        if status is ClaimStatus.DENIED or cents == 0:
+            return
+        pop = self.population
+        pop.spend_cents[patient.idx] += cents
+        usd = cents / 100.0
+        self.tally.disc_cost_cents += cents * float(
+            discount_factor(t, self.scenario.metrics.p_discount_per_year)
+        )
+        match payee_kind:
+            case PartyKind.PHARMA:
+                self.pharma_revenue_cents += cents
+                self.pharma.record_sale(usd)
+            case PartyKind.PRESCRIBER | PartyKind.THERAPIST:
+                payee.revenue += usd
+            case _:
+                raise ValueError(f"unknown payee kind {payee_kind!r}")
+        if payer is not None:
+            payer.record_spend(silo, usd)
+
+    def _track_billing(self, patient: Patient, code: Code, payee_kind: PartyKind, payee, silo: Silo) -> None:
+        """Remember who billed a patient's drug and therapy, and to which budget."""
+        pop = self.population
+        i = patient.idx
+        org = list(PartyKind).index(payee_kind) * 100_000_000 + payee.unique_id
+        bit = np.int8(1 << int(silo))
+        if code in _DRUG_CODES:
+            if pop.drug_org[i] >= 0 and pop.drug_org[i] != org:
+                pop.split_orgs[i] = True
+            pop.drug_org[i] = org
+            pop.drug_silos[i] |= bit
+        elif code is Code.PSYCHOTHERAPY_90837:
+            if pop.therapy_org[i] >= 0 and pop.therapy_org[i] != org:
+                pop.split_orgs[i] = True
+            pop.therapy_org[i] = org
+            pop.therapy_silos[i] |= bit
+        elif code is Code.CARE_COORDINATION:
+            pop.coordinated[i] = True
+
+    def _pay(
+        self,
+        patient: Patient,
+        t: float,
+        code: Code,
+        payee_kind: PartyKind,
+        payee,
+        usd: float,
+        payer: Payer | None,
+    ) -> None:
+        """Pay ``usd`` for a service: by the payer less the patient's cost share, or all by the
+        patient when ``payer`` is None."""
+        total = to_cents(usd)
+        if payer is None:
+            self._claim(patient, t, code, payee_kind, payee, None, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total)
+            self._track_billing(patient, code, payee_kind, payee, Silo.OUT_OF_POCKET)
+            return
+        oop = to_cents(usd * payer.cost_share)
+        silo = payer.silo_for(code)
+        self._claim(patient, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop)
+        if oop:
+            self._claim(patient, t, code, payee_kind, payee, None, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop)
+        self._track_billing(patient, code, payee_kind, payee, silo)
+
+    def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
+        """Bill an intake evaluation (cash clinics charge it to the patient)."""
+        payer = patient.payer
+        if clinic.business_model is BusinessModel.INFUSION_CASH and not self.scenario.policy.covers_iv_ketamine:
+            payer = None
+        usd = payer.allowed(code) if payer is not None else self.scenario.payers.usd_psych_eval
+        self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, payer)
+
+    def dose_oop(self, patient: Patient) -> float:
+        """What the patient pays out of pocket for one dose of their course, USD."""
+        payer = patient.payer
+        policy = self.scenario.policy
+        cash = self.scenario.prescribers.usd_cash_iv_price
+        match patient.route:
+            case Route.INFUSION_CASH:
+                if payer is not None and policy.covers_iv_ketamine:
+                    return payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
+                return cash
+            case Route.REMS_ESKETAMINE | Route.INTEGRATED:
+                if payer is None:
+                    return cash
+                if patient.route is Route.INTEGRATED and policy.bundled_payment:
+                    n = self.scenario.patients.n_induction_doses
+                    return payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE) / n
+                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(Code.ESKETAMINE_DRUG)
+                return payer.cost_share * per_dose
+            case _:
+                raise ValueError(f"no dose cost for route {patient.route!r}")
+
+    def bill_dose(self, patient: Patient, t: float, esketamine: bool) -> None:
+        """Bill one dose under the patient's route and the scenario's payment rules."""
+        clinic = patient.prescriber
+        payer = patient.payer
+        policy = self.scenario.policy
+        cash = self.scenario.prescribers.usd_cash_iv_price
+        if patient.route is Route.INFUSION_CASH:
+            if payer is not None and policy.covers_iv_ketamine:
+                self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.IV_KETAMINE_INFUSION), payer)
+            else:
+                self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None)
+        elif esketamine:
+            self._pay(patient, t, Code.ESKETAMINE_SESSION_G2083, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.ESKETAMINE_SESSION_G2083), payer)
+            self._pay(patient, t, Code.ESKETAMINE_DRUG, PartyKind.PHARMA, self.pharma, payer.allowed(Code.ESKETAMINE_DRUG), payer)
+        elif patient.route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
+            if not patient.bundle_paid:
+                patient.bundle_paid = True
+                self._pay(patient, t, Code.BUNDLED_EPISODE, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.BUNDLED_EPISODE), payer)
+        else:
+            self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None)
+        if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
+            month = int(t // DAYS_PER_MONTH)
+            if month not in patient.coordination_months:
+                patient.coordination_months.add(month)
+                self._pay(patient, t, Code.CARE_COORDINATION, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.CARE_COORDINATION), payer)
+
+    def bill_session(self, patient: Patient, t: float) -> bool:
+        """Bill one therapy session; False when nobody will pay for it."""
+        payer = patient.payer
+        policy = self.scenario.policy
+        tp = self.scenario.therapists
+        year = int(t // DAYS_PER_YEAR)
+        therapist = patient.therapist
+        code = Code.PSYCHOTHERAPY_90837
+        within_cap = payer is not None and patient.sessions_used(year) < payer.n_session_cap
+        if patient.integrated_sessions:
+            clinic = patient.prescriber
+            if clinic is None:
+                return False
+            if payer is not None and policy.bundled_payment:
+                # Inside the bundle: the programme pays its therapist; no claim to a payer.
+                if therapist is not None:
+                    therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
+                self._track_billing(patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE)
+                return True
+            if therapist is not None:
+                therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
+            if payer is not None and within_cap and clinic.bills_therapy(payer):
+                patient.sessions_this_year[year] = patient.sessions_used(year) + 1
+                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer)
+                return True
+            if payer is None and patient.can_pay_cash:
+                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, tp.usd_cash_rate, None)
+                return True
+            if payer is None:
+                return False
+            # The programme provides the session unpaid (its integrated model promises it).
+            drug_silo = Silo.MEDICAL
+            self._track_billing(patient, code, PartyKind.PRESCRIBER, clinic, drug_silo)
+            return True
+        if therapist is None:
+            return False
+        if within_cap and therapist.accepts(payer.kind):
+            patient.sessions_this_year[year] = patient.sessions_used(year) + 1
+            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, payer.allowed(code), payer)
+            return True
+        if patient.can_pay_cash:
+            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, tp.usd_cash_rate, None)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ tallies for agents
+    def record_dose(self, patient: Patient, t: float) -> None:
+        """A dose was given."""
+        pop = self.population
+        i = patient.idx
+        pop.start_treatment(i, t, self.streams)
+        pop.n_doses[i] += 1
+        pop.got_dose[i] = True
+        self.tally.dose(t, int(patient.payer_kind))
+        # Doses too old to be followed by a session are forgotten.
+        horizon = self.scenario.metrics.max_delay_days
+        patient.pending_doses[:] = [e for e in patient.pending_doses if t - e[0] <= horizon]
+        patient.pending_doses.append([t, False])
+
+    def record_session(self, patient: Patient, t: float) -> None:
+        """A therapy or integration session took place."""
+        pop = self.population
+        i = patient.idx
+        pop.start_treatment(i, t, self.streams)
+        pop.n_sessions[i] += 1
+        pop.got_session[i] = True
+        covered = self.tally.session(t, patient.pending_doses, int(patient.payer_kind))
+        if covered:
+            pop.n_doses_in_window[i] += covered
+            pop.got_in_window[i] = True
+        if not math.isnan(patient.therapy_requested_at):
+            self.tally.therapy_waits.append(t - patient.therapy_requested_at)
+            self.tally.n_waiting_for_therapy -= 1
+            patient.therapy_requested_at = math.nan
+
+    def record_therapy_request(self, patient: Patient, t: float) -> None:
+        """A patient starts waiting for a first therapy session."""
+        self.tally.n_waiting_for_therapy += 1
+
+    def cancel_therapy_request(self, patient: Patient) -> None:
+        """A patient stops waiting for a first session without having one."""
+        if not math.isnan(patient.therapy_requested_at):
+            self.tally.n_waiting_for_therapy -= 1
+            patient.therapy_requested_at = math.nan
+
+    def record_missed_session(self, patient: Patient) -> None:
+        """A booked session was missed."""
+        self.tally.n_missed += 1
+
+    def record_prior_auth(self, patient: Patient, approved: bool, t_decision: float) -> None:
+        """A prior-authorisation request and its decision."""
+        self.tally.n_pa_requests += 1
+        if not approved:
+            self.tally.n_pa_denied += 1
+            payer = patient.payer
+            cents = to_cents(payer.allowed(Code.ESKETAMINE_DRUG))
+            self.ledger.record(
+                t_decision, patient.idx, PartyKind.PRESCRIBER, patient.prescriber.unique_id,
+                int(payer.kind), Silo.MEDICAL, Code.PRIOR_AUTH_REQUEST, ClaimStatus.DENIED, cents,
+            )
+
+    def update_outcomes(self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray) -> None:
+        """Daily outcome bookkeeping: first response, relapse, durable remission, QALYs."""
+        pop = self.population
+        mp = self.scenario.metrics
+        first = pop.first_response_day[treated]
+        newly = resp & np.isnan(first)
+        pop.first_response_day[treated[newly]] = t
+        lost = pop.responding[treated] & ~resp
+        lost_rows = treated[lost]
+        first_relapse = lost_rows[np.isnan(pop.relapse_day[lost_rows])]
+        pop.relapse_day[first_relapse] = t
+        pop.responding[treated] = resp
+        pop.remitting[treated] = remit
+        due = ~pop.durable_checked[treated] & (t - pop.start_day[treated] >= mp.dur_durable_days)
+        rows = treated[due]
+        pop.durable_remission[rows] = remit[due]
+        pop.durable_checked[rows] = True
+        util = np.where(remit, mp.u_remission, np.where(resp, mp.u_response, mp.u_nonresponse))
+        pop.qalys[treated] += util * float(discount_factor(t, mp.p_discount_per_year)) / 365.0
+        by_payer = np.bincount(pop.payer_kind[treated[remit]], minlength=len(PayerKind))
+        for payer in self.payers:
+            payer.quarter_remission_days += float(by_payer[payer.kind])
+        for i in lost_rows:
+            patient = self._patients[int(i)]
+            if patient is not None and patient.state is PathwayState.DISCHARGED:
+                patient.relapse()
+        if t >= self.days:
+            self._finalise_qalys()
+
+    def _finalise_qalys(self) -> None:
+        """Add the untreated days' QALYs (utility of an untreated episode) for every patient."""
+        pop = self.population
+        mp = self.scenario.metrics
+        start = np.where(np.isnan(pop.start_day), np.inf, pop.start_day)
+        untreated_samples = np.clip(np.ceil(start) - 1, 0, self.days).astype(int)
+        pop.qalys += mp.u_untreated * self._cum_discount[untreated_samples]
+
+
+def run_scenario(
+    scenario: Scenario,
+    n_patients: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    replication: int = 0,
+    keep_claims: bool = True,
+) -> KetasimModel:
+    """Build and run one model; return it for its frames and summary."""
+    model = KetasimModel(scenario, n_patients, days, seed, replication, keep_claims)
+    model.run()
+    return model

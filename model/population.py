@@ -1,0 +1,115 @@
+"""The catchment's patients as arrays: traits, clinical state, pathway state and outcomes.
+
+One row a patient, for every patient from day 0. Patient agents (created when a person starts
+seeking care) write their row at events; the daily sample reads all rows at once with NumPy, so
+metrics need no Python loop over patients (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents import clinical as cm
+from agents.clinical_state import ClinicalState
+from agents.codes import PayerKind
+from agents.patient import CareCategory, DropReason, PathwayState
+from model.params import Scenario
+from model.streams import Streams
+
+
+class Population:
+    """Per-patient arrays for a run."""
+
+    def __init__(self, scenario: Scenario, n: int, streams: Streams) -> None:
+        pp = scenario.patients
+        rng = streams["patient_traits"]
+        self.n = n
+        shares = pp.payer_shares()
+        kinds = np.array([int(k) for k in shares])
+        self.payer_kind = rng.choice(kinds, size=n, p=np.array(list(shares.values()))).astype(
+            np.int8
+        )
+        cash = np.array([pp.cash_shares()[PayerKind(int(k))] for k in kinds])
+        self.can_pay_cash = rng.random(n) < cash[self.payer_kind]
+        # Beta with mean mean_adherence and moderate spread (assumption).
+        a = 8.0 * pp.mean_adherence
+        self.adherence = rng.beta(max(a, 1e-3), max(8.0 - a, 1e-3), n)
+        self.wait_tolerance = rng.exponential(pp.dur_wait_tolerance_days, n)
+        self.clinical = ClinicalState(*cm.draw_baselines(rng, n, scenario.clinical), scenario.clinical)
+
+        self.state = np.zeros(n, dtype=np.int8)  # PathwayState
+        self.state_counts = np.zeros(len(PathwayState), dtype=np.int64)
+        self.state_counts[PathwayState.NOT_SEEKING] = n
+        self.sought = np.zeros(n, dtype=bool)
+        self.treated = np.zeros(n, dtype=bool)
+        self.got_dose = np.zeros(n, dtype=bool)
+        self.got_session = np.zeros(n, dtype=bool)
+        self.got_in_window = np.zeros(n, dtype=bool)
+        self.start_day = np.full(n, np.nan)
+        self.n_doses = np.zeros(n, dtype=np.int32)
+        self.n_sessions = np.zeros(n, dtype=np.int32)
+        self.n_doses_in_window = np.zeros(n, dtype=np.int32)
+        self.drop_reason = np.zeros(n, dtype=np.int8)
+        self.responding = np.zeros(n, dtype=bool)
+        self.remitting = np.zeros(n, dtype=bool)
+        self.first_response_day = np.full(n, np.nan)
+        self.relapse_day = np.full(n, np.nan)
+        self.durable_checked = np.zeros(n, dtype=bool)
+        self.durable_remission = np.zeros(n, dtype=bool)
+        self.qalys = np.zeros(n)
+        self.spend_cents = np.zeros(n, dtype=np.int64)
+        # Billing of each patient's care, for the fragmentation index (DESIGN §5).
+        self.drug_org = np.full(n, -1, dtype=np.int64)
+        self.therapy_org = np.full(n, -1, dtype=np.int64)
+        self.drug_silos = np.zeros(n, dtype=np.int8)
+        self.therapy_silos = np.zeros(n, dtype=np.int8)
+        self.split_orgs = np.zeros(n, dtype=bool)
+        self.coordinated = np.zeros(n, dtype=bool)
+
+    # -- written at events ---------------------------------------------------------------
+    def set_state(self, i: int, state: PathwayState) -> None:
+        """Move row ``i`` to a pathway state (the counts stay conserved)."""
+        old = self.state[i]
+        self.state_counts[old] -= 1
+        self.state_counts[state] += 1
+        self.state[i] = state
+        if state is not PathwayState.NOT_SEEKING:
+            self.sought[i] = True
+
+    def record_drop_reason(self, i: int, reason: DropReason) -> None:
+        """Remember why row ``i`` left (first reason wins)."""
+        if self.drop_reason[i] == DropReason.NONE:
+            self.drop_reason[i] = reason
+
+    def start_treatment(self, i: int, t: float, streams: Streams) -> None:
+        """Row ``i`` receives its first dose or session."""
+        if self.treated[i]:
+            return
+        self.treated[i] = True
+        self.start_day[i] = t
+        # Before treatment a patient sits at baseline, where stress changes nothing, so stress
+        # events are drawn only from the start of treatment.
+        self.clinical.schedule_stress(t, i, streams["stress"])
+
+    def in_response(self, i: int, t: float) -> bool:
+        """Whether row ``i`` is in response at time ``t``."""
+        sev, *_ = self.clinical.severity_at(t, i)
+        return bool(cm.is_response(sev, self.clinical.sev0[i], self.clinical.p))
+
+    # -- read at the daily sample ----------------------------------------------------------
+    def categories(self) -> np.ndarray:
+        """Each row's care category (DESIGN §5 pathway shares)."""
+        cat = np.full(self.n, CareCategory.UNTREATED, dtype=np.int8)
+        cat[self.got_session & ~self.got_dose] = CareCategory.THERAPY_ONLY
+        cat[self.got_dose] = CareCategory.DRUG_ONLY
+        cat[self.got_dose & self.got_in_window] = CareCategory.INTEGRATED
+        cat[self.state == PathwayState.DROPPED_OUT] = CareCategory.DROPPED_OUT
+        cat[~self.sought] = CareCategory.NOT_SEEKING
+        return cat
+
+    def fragmented(self) -> np.ndarray:
+        """Rows whose drug and therapy were billed by different organisations or to different
+        payer budgets with no coordination claim; only rows with both are meaningful."""
+        split_silo = self.drug_silos != self.therapy_silos
+        org = self.split_orgs | (self.drug_org != self.therapy_org)
+        return (org | split_silo) & ~self.coordinated
