@@ -46,7 +46,7 @@ class ClinicalParams(BaseModel):
     ``tests/test_calibration.py``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     # --- layers and severity -------------------------------------------------------------
     # Assumption: anhedonia/approach deficits dominate treatment-resistant depression scores, so

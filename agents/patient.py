@@ -73,7 +73,7 @@ class DropReason(IntEnum):
 class PatientParams(BaseModel):
     """The catchment's patients and their choices (the scenario's ``[patients]`` table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     p_commercial: Prob = Field(0.50, description="Share with commercial insurance.")
     p_medicaid: Prob = Field(0.20, description="Share with Medicaid.")

@@ -28,7 +28,7 @@ class PayerParams(BaseModel):
     rates before quoting them as current (DESIGN §3).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     usd_psych_eval: Usd = Field(250.0, description="Psychiatric evaluation 90791, USD.")
     # Medicare 2024 ~$150 for 90837; commercial rates are often lower for behavioural care

@@ -20,7 +20,7 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 class PharmaParams(BaseModel):
     """The manufacturer's prices and promotion (the scenario's ``[pharma]`` table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     # STAT 2019: $590 (56 mg) - $885 (84 mg) per session at launch; a mix of the two doses.
     usd_list_price_per_session: Usd = Field(

@@ -26,7 +26,7 @@ class IntegrationTiming(StrEnum):
 class PolicyLevers(BaseModel):
     """Reimbursement and benefit levers (DESIGN §3, §6)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     carve_out: bool = Field(
         True,
@@ -94,6 +94,7 @@ class PolicyLevers(BaseModel):
     )
     integration_timing: IntegrationTiming = Field(
         IntegrationTiming.WINDOW,
+        strict=False,
         description="When integrated programmes hold the integration session: window | acute.",
     )
     usd_integrated_norm_per_hour: Annotated[

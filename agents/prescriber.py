@@ -42,7 +42,7 @@ BUSINESS_MODEL_NAMES = {
 class PrescriberParams(BaseModel):
     """Clinic supply, costs and behaviour (the scenario's ``[prescribers]`` table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     n_per_1000_patients: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
         5.0, description="Ketamine/esketamine clinics per 1,000 TRD patients (assumption)."

@@ -24,7 +24,7 @@ DAYS_PER_WEEK = 7.0
 class TherapistParams(BaseModel):
     """Therapist supply and decisions (the scenario's ``[therapists]`` table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     n_per_1000_patients: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
         12.0,

@@ -26,7 +26,7 @@ Utility = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 class RunSettings(BaseModel):
     """Size, length and seed of a run (the ``[run]`` table; CLI flags override)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     n_patients: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
         2000, description="Treatment-resistant people in the catchment, all present from day 0."
@@ -38,7 +38,7 @@ class RunSettings(BaseModel):
 class MetricsParams(BaseModel):
     """Definitions behind the reported metrics (the ``[metrics]`` table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     window_start_days: Annotated[float, Field(ge=0.0, le=60.0)] = Field(
         0.5, description="A session counts as in the window from this long after a dose, days."
@@ -78,7 +78,7 @@ class MetricsParams(BaseModel):
 class Scenario(BaseModel):
     """A complete, validated scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field("baseline", min_length=1, max_length=100, description="Scenario name.")
     description: str = Field("", max_length=5000, description="What policy it represents and why.")

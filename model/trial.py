@@ -36,13 +36,13 @@ Day = Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]
 class TrialProtocol(BaseModel):
     """A virtual-trial protocol (a ``ketasim trial`` TOML file)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, max_length=200, description="Name of the trial arm.")
     n_patients: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         1000, description="Cohort size."
     )
-    drug: Drug = Field(Drug.IV_KETAMINE, description="iv_ketamine | esketamine | none.")
+    drug: Drug = Field(Drug.IV_KETAMINE, strict=False, description="iv_ketamine | esketamine | none.")
     doses: list[Day] = Field(default_factory=list, max_length=1000, description="Dose times.")
     therapy: list[Day] = Field(
         default_factory=list, max_length=1000, description="Therapy session times, days."

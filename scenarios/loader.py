@@ -1,0 +1,181 @@
+"""Loading scenario and trial-protocol files: TOML, ``extends`` chains, one-line errors.
+
+A scenario file is a TOML table of overrides on the defaults, or on the scenario it
+``extends`` (a preset name or a path relative to the file). Validation happens once, here, by
+the strict pydantic models of ``model.params``; a bad file raises ``ScenarioError`` with one line
+naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from model.params import Scenario
+from model.trial import TrialProtocol
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+MAX_EXTENDS_DEPTH = 16
+MAX_FILE_BYTES = 1_000_000
+
+
+class ScenarioError(ValueError):
+    """A scenario or protocol file that cannot be used; the message is one line."""
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled preset scenarios."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def resolve_path(name_or_path: str | Path, base: Path | None = None) -> Path:
+    """A preset name or a file path, as a path."""
+    text = str(name_or_path)
+    if not text.strip():
+        raise ScenarioError("scenario name is empty")
+    if "/" not in text and "\\" not in text and not text.endswith(".toml"):
+        path = PRESET_DIR / f"{text}.toml"
+        if not path.is_file():
+            raise ScenarioError(
+                f"unknown scenario '{text}': not a preset (presets: {', '.join(preset_names())})"
+            )
+        return path
+    path = Path(text)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise ScenarioError(f"{path}: file not found")
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{path}: file is too large ({size} bytes; at most {MAX_FILE_BYTES})")
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``over`` onto ``base`` (tables merge; other values replace)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The merged raw table of a file and everything it extends."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise ScenarioError(f"{seen[0]}: 'extends' forms a cycle ({chain})")
+    if len(seen) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(f"{seen[0]}: 'extends' chain is deeper than {MAX_EXTENDS_DEPTH} files")
+    raw = _read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: key 'extends' must be a scenario name or path (a string)")
+    try:
+        parent_path = resolve_path(parent, base=path.parent)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: key 'extends': {exc}") from None
+    base = _raw_chain(parent_path, (*seen, path))
+    # A child names itself; it never inherits its parent's name or description.
+    base.pop("name", None)
+    base.pop("description", None)
+    return _merge(base, raw)
+
+
+def _describe_error(path: Path, exc: ValidationError) -> str:
+    """One line: file, key, what is wrong and what is allowed."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        msg = "unknown key"
+    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        bounds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
+        msg = f"value {err.get('input')!r} is out of range (allowed: {bounds})"
+    elif kind == "finite_number":
+        msg = f"value {err.get('input')!r} must be a finite number"
+    else:
+        msg = err["msg"]
+        if "input" in err and kind != "value_error" and not isinstance(err["input"], dict):
+            msg += f" (got {err['input']!r})"
+    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    return f"{path}: key '{loc}': {msg}{more}"
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load and validate a scenario by preset name or path."""
+    path = resolve_path(name_or_path)
+    raw = _raw_chain(path)
+    raw.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_describe_error(path, exc)) from None
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
+    """Validate a scenario given as a (possibly partial) nested dict, with ``extends``."""
+    data = dict(data)
+    parent = data.pop("extends", None)
+    base: dict[str, Any] = {}
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ScenarioError(f"{source}: key 'extends' must be a scenario name or path")
+        base = _raw_chain(resolve_path(parent))
+        base.pop("name", None)
+        base.pop("description", None)
+    merged = _merge(base, data)
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        raise ScenarioError(_describe_error(Path(source), exc)) from None
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """A stable hash of everything that affects a run's results (not its name or text)."""
+    data = scenario.model_dump(mode="json", exclude={"name", "description", "run"})
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_protocol(path: str | Path) -> TrialProtocol:
+    """Load and validate a virtual-trial protocol file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: file not found")
+    raw = _read_toml(path)
+    try:
+        return TrialProtocol.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_describe_error(path, exc)) from None
+
+
+def check_finite(value: float, what: str) -> float:
+    """Reject NaN and infinities given on a command line."""
+    if not math.isfinite(value):
+        raise ScenarioError(f"{what} must be a finite number (got {value})")
+    return value
