@@ -242,8 +242,9 @@ def is_remission(sev, p: ClinicalParams):
 
 
 def relief_scale(n_course_doses, rel_dur, p: ClinicalParams):
-    """Relief decay scale (days) after the n-th dose of a course, for a patient whose relief
-    lasts ``rel_dur`` times the typical duration.
+    """Relief decay scale (days) after the n-th dose of a course.
+
+    ``rel_dur`` is how many times the typical duration this patient's relief lasts.
 
     Repeated doses prolong relief (single dose: about a week, Han 2016; six-infusion series:
     median relapse 18 days, Murrough 2013), capped after ``n_course_dose_cap`` doses.

@@ -55,9 +55,7 @@ class ClinicalState:
     def relief(self, t, idx=slice(None)):
         """Acute relief on b at time ``t`` for rows ``idx``."""
         dt = t - self.t_last_dose[idx]
-        rel = cm.relief_at(
-            self.relief_last[idx], dt, self.n_course[idx], self.rel_dur[idx], self.p
-        )
+        rel = cm.relief_at(self.relief_last[idx], dt, self.n_course[idx], self.rel_dur[idx], self.p)
         return np.where(np.isnan(dt), 0.0, rel)
 
     def structural_at(self, t, idx=slice(None)):

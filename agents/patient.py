@@ -88,7 +88,7 @@ class PatientParams(BaseModel):
     )
     rate_seek_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         1.0 / 365.0,
-        description="Daily hazard that a patient not yet seeking starts to (~1 a year; assumption).",
+        description="Daily hazard of starting to seek care (~once a year; assumption).",
     )
     mean_adherence: Prob = Field(
         0.9, description="Mean chance of attending a booked therapy session (assumption)."
@@ -106,7 +106,8 @@ class PatientParams(BaseModel):
         0.3, description="Patients' preference for an integrated programme (utility units)."
     )
     u_therapy_only: Annotated[float, Field(ge=-10.0, le=10.0)] = Field(
-        -0.8, description="Utility of choosing therapy without a drug (most TRD patients seek a drug)."
+        -0.8,
+        description="Utility of choosing therapy without a drug (most TRD patients seek a drug).",
     )
     u_outside_option: Annotated[float, Field(ge=-100.0, le=10.0)] = Field(
         -3.0, description="Utility below which a patient defers care and tries again later."
@@ -169,7 +170,9 @@ class PatientParams(BaseModel):
     def _payer_shares_sum_to_one(self) -> PatientParams:
         total = self.p_commercial + self.p_medicaid + self.p_medicare + self.p_uninsured
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"payer shares p_commercial..p_uninsured must sum to 1 (got {total:g})")
+            raise ValueError(
+                f"payer shares p_commercial..p_uninsured must sum to 1 (got {total:g})"
+            )
         if self.dur_integration_delay_min_days > self.dur_integration_delay_max_days:
             raise ValueError(
                 "dur_integration_delay_min_days must not exceed dur_integration_delay_max_days"
@@ -298,7 +301,9 @@ class Patient(mesa.Agent):
         if self.seek_attempts >= self.params.n_seek_attempts:
             self.drop_out(reason)
             return
-        self._other_event = self._schedule(self.seek_care, self.model.time + self.params.dur_retry_days)
+        self._other_event = self._schedule(
+            self.seek_care, self.model.time + self.params.dur_retry_days
+        )
 
     def _oop_scale(self) -> float:
         p = self.params
@@ -306,7 +311,6 @@ class Patient(mesa.Agent):
 
     def _therapy_oop_per_session(self) -> float:
         payer = self.payer
-        policy = self.model.scenario.policy
         if payer is not None:
             return payer.cost_share * payer.allowed(Code.PSYCHOTHERAPY_90837)
         return self.model.scenario.therapists.usd_cash_rate
@@ -442,7 +446,11 @@ class Patient(mesa.Agent):
         # to what the patient can bear (one oop-scale of spending ~ 5 percentage points).
         cost_drop = min(0.05 * oop / self._oop_scale(), 0.5)
         if rng.random() < params.p_dropout_per_dose + cost_drop:
-            self._end_drug_course(DropReason.COST if cost_drop > params.p_dropout_per_dose else DropReason.DISENGAGEMENT)
+            self._end_drug_course(
+                DropReason.COST
+                if cost_drop > params.p_dropout_per_dose
+                else DropReason.DISENGAGEMENT
+            )
             return
         esk = self._uses_esketamine(self.prescriber.business_model)
         rel = self.model.scenario.clinical.rel_esketamine_relief if esk else 1.0
@@ -528,7 +536,7 @@ class Patient(mesa.Agent):
         self._session_event = self._schedule(self.attend_session, best_t)
 
     def _book_integration_session(self, dose_time: float) -> None:
-        """Inside a programme: a reserved slot 1-3 days after the dose (or in the dosing session)."""
+        """Inside a programme: a slot 1-3 days after the dose (or in the dosing session)."""
         params = self.params
         policy = self.model.scenario.policy
         if policy.integration_timing is IntegrationTiming.ACUTE:
@@ -566,7 +574,9 @@ class Patient(mesa.Agent):
         now = self.model.time
         pop = self.model.population
         relief = pop.clinical.relief(now, self.idx)
-        p = cm.p_attend(self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical)
+        p = cm.p_attend(
+            self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical
+        )
         if self.model.streams["adherence"].random() >= p:
             self.missed_sessions += 1
             self.model.record_missed_session(self)

@@ -49,7 +49,9 @@ class PayerParams(BaseModel):
     p_cost_share_medicaid: Prob = Field(
         0.02, description="Medicaid cost sharing (nominal copays; the policy lever sets others)."
     )
-    rel_rate_commercial: PosRel = Field(1.0, description="Commercial rates relative to the schedule.")
+    rel_rate_commercial: PosRel = Field(
+        1.0, description="Commercial rates relative to the schedule."
+    )
     rel_rate_medicaid: PosRel = Field(
         0.7, description="Medicaid rates relative to the schedule (assumption; Medicaid pays less)."
     )

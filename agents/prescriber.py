@@ -244,7 +244,9 @@ class Prescriber(mesa.Agent):
             case BusinessModel.REMS_ESKETAMINE:
                 return self.model.pharma.detailing_bonus_per_hour()
             case BusinessModel.INTEGRATED:
-                return self.model.scenario.policy.usd_integrated_norm_per_hour + self.norm_preference
+                return (
+                    self.model.scenario.policy.usd_integrated_norm_per_hour + self.norm_preference
+                )
             case BusinessModel.INFUSION_CASH:
                 return 0.0
             case _:

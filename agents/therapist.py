@@ -52,7 +52,7 @@ class TherapistParams(BaseModel):
     )
     usd_median_reservation: Usd = Field(
         115.0,
-        description="Median rate a therapist needs to join a network, USD per session (assumption).",
+        description="Median rate a therapist needs to join a network, USD/session (assumption).",
     )
     sd_log_reservation: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
         0.2, description="Between-therapist SD of log reservation rate."
@@ -130,7 +130,10 @@ class Therapist(mesa.Agent):
         """Sessions a week for this catchment: more when payers pay more (labour supply)."""
         tp = self.model.scenario.therapists
         rel = self.model.scenario.policy.rel_therapy_rate
-        return max(1, round(tp.n_slots_per_week * max(0.0, 1.0 + tp.rel_slots_rate_elasticity * (rel - 1.0))))
+        return max(
+            1,
+            round(tp.n_slots_per_week * max(0.0, 1.0 + tp.rel_slots_rate_elasticity * (rel - 1.0))),
+        )
 
     def next_free_slot(self, earliest: float) -> float:
         """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
@@ -181,7 +184,9 @@ class Therapist(mesa.Agent):
         payback period covers the cost net of any subsidy.
         """
         tp = self.model.scenario.therapists
-        self.booked = {w: c for w, c in self.booked.items() if w * DAYS_PER_WEEK >= self.model.time - 7}
+        self.booked = {
+            w: c for w, c in self.booked.items() if w * DAYS_PER_WEEK >= self.model.time - 7
+        }
         if self.trained or not self.model.scenario.policy.therapy_available:
             self.integration_sessions = 0
             return

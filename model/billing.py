@@ -46,7 +46,9 @@ class Ledger:
     def __init__(self, keep_claims: bool = True, capacity: int = 4096) -> None:
         self.keep_claims = keep_claims
         self._n = 0
-        self._cols = {k: np.empty(capacity if keep_claims else 0, dtype=t) for k, t in _COLUMNS.items()}
+        self._cols = {
+            k: np.empty(capacity if keep_claims else 0, dtype=t) for k, t in _COLUMNS.items()
+        }
         self.paid_by_silo = dict.fromkeys(Silo, 0)  # cents
         self.received_by_payee_kind = dict.fromkeys(PartyKind, 0)  # cents
         self.n_claims = 0

@@ -120,9 +120,11 @@ class Tally:
         return covered
 
     def closed_rate(self, t: float, width: int | None = None) -> float:
-        """Delivery rate among doses whose window closed by ``t`` (optionally the last
-        ``width`` days of such doses)."""
-        last = int(math.floor(t - self.params.window_end_days))
+        """Delivery rate among doses whose window closed by ``t``.
+
+        With ``width``, only the last ``width`` days of such doses count (a rolling rate).
+        """
+        last = math.floor(t - self.params.window_end_days)
         if last < 0:
             return math.nan
         first = 0 if width is None else max(0, last - width + 1)
@@ -158,7 +160,7 @@ class DailyRecorder:
         ledger = model.ledger
         waits = tally.therapy_waits
         row = {
-            "day": int(round(t)),
+            "day": round(t),
             "integrated_delivery_rate": tally.closed_rate(t),
             "integrated_delivery_rate_rolling": tally.closed_rate(t, mp.dur_rolling_days),
             "doses_cumulative": int(tally.doses_by_day.sum()),
@@ -186,9 +188,7 @@ class DailyRecorder:
             "drug_price_per_session": model.pharma.price_per_session,
             "therapy_waitlist": tally.n_waiting_for_therapy,
             "mean_therapy_wait_days": float(np.mean(waits_or(waits))),
-            "prescriber_utilisation": float(
-                np.mean([c.utilisation(t) for c in model.prescribers])
-            ),
+            "prescriber_utilisation": float(np.mean([c.utilisation(t) for c in model.prescribers])),
             "therapists_in_network_share": float(
                 np.mean([len(th.in_network) > 0 for th in model.therapists])
             ),
@@ -284,7 +284,7 @@ def patient_frame(model) -> pd.DataFrame:
     pop = model.population
     clin = pop.clinical
     t = float(model.days)
-    sev, b_eff, r, n = clin.severity_at(t)
+    sev, _b_eff, _r, _n = clin.severity_at(t)
     treated = pop.treated
     sev = np.where(treated, sev, clin.sev0)
     return pd.DataFrame(
@@ -295,7 +295,9 @@ def patient_frame(model) -> pd.DataFrame:
             "patient": np.arange(pop.n),
             "payer": pd.Series(pop.payer_kind).map({int(k): v for k, v in PAYER_NAMES.items()}),
             "can_pay_cash": pop.can_pay_cash,
-            "pathway_state": pd.Series(pop.state).map({int(s): s.name.lower() for s in PathwayState}),
+            "pathway_state": pd.Series(pop.state).map(
+                {int(s): s.name.lower() for s in PathwayState}
+            ),
             "care_category": pd.Series(pop.categories()).map(
                 {int(c): c.name.lower() for c in CareCategory}
             ),
@@ -321,7 +323,7 @@ def payer_frame(model) -> pd.DataFrame:
     """Equity: headline rates split by payer type, one row a payer type."""
     pop = model.population
     tally = model.tally
-    last = int(math.floor(model.days - model.scenario.metrics.window_end_days))
+    last = math.floor(model.days - model.scenario.metrics.window_end_days)
     rows = []
     cats = pop.categories()
     for kind in PayerKind:
@@ -346,7 +348,9 @@ def payer_frame(model) -> pd.DataFrame:
                 "durable_remission_rate": _ratio(
                     float((pop.durable_remission & durable).sum()), float(durable.sum())
                 ),
-                "spend_per_patient": _ratio(float(pop.spend_cents[mask].sum()) / 100.0, float(mask.sum())),
+                "spend_per_patient": _ratio(
+                    float(pop.spend_cents[mask].sum()) / 100.0, float(mask.sum())
+                ),
             }
         )
     return pd.DataFrame(rows)

@@ -16,7 +16,7 @@ from mesa.time import Priority, Schedule
 
 from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
 from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
-from agents.patient import Patient, PathwayState, Route
+from agents.patient import PathwayState, Patient, Route
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Prescriber
@@ -85,7 +85,11 @@ class KetasimModel(mesa.Model):
         self.payer_mix = pp.payer_shares()
         self.cash_share_by_payer = pp.cash_shares()
         counts = np.bincount(self.population.payer_kind, minlength=len(PayerKind))
-        self.payers = [Payer(self, kind, int(counts[kind])) for kind in PayerKind if kind != PayerKind.UNINSURED]
+        self.payers = [
+            Payer(self, kind, int(counts[kind]))
+            for kind in PayerKind
+            if kind != PayerKind.UNINSURED
+        ]
         self._payer_by_kind = {p.kind: p for p in self.payers}
         self.pharma = Pharma(self)
         self.prescribers = self._make_prescribers(n)
@@ -93,7 +97,15 @@ class KetasimModel(mesa.Model):
         for therapist in self.therapists:
             therapist.review_networks()
         self._cum_discount = np.concatenate(
-            [[0.0], np.cumsum(discount_factor(np.arange(1, self.days + 1), scenario.metrics.p_discount_per_year) / 365.0)]
+            [
+                [0.0],
+                np.cumsum(
+                    discount_factor(
+                        np.arange(1, self.days + 1), scenario.metrics.p_discount_per_year
+                    )
+                    / 365.0
+                ),
+            ]
         )
         self._arrival_order, self._arrival_times = self._draw_arrivals(n)
         self._next_arrival = 0
@@ -121,7 +133,10 @@ class KetasimModel(mesa.Model):
         if not self.scenario.policy.therapy_available:
             models[models == BusinessModel.INTEGRATED] = BusinessModel.REMS_ESKETAMINE
         norms = rng.normal(0.0, pp.usd_sd_norm_per_hour, count)
-        return [Prescriber(self, BusinessModel(int(m)), float(s)) for m, s in zip(models, norms, strict=True)]
+        return [
+            Prescriber(self, BusinessModel(int(m)), float(s))
+            for m, s in zip(models, norms, strict=True)
+        ]
 
     def _make_therapists(self, n: int) -> list[Therapist]:
         tp = self.scenario.therapists
@@ -157,7 +172,9 @@ class KetasimModel(mesa.Model):
         quarter's revenue, payers tighten on last quarter's spending, and clinics then choose
         their model under the new rules.
         """
-        self.schedule_recurring(self._admit_arrivals, Schedule(interval=1.0, start=0.0), Priority.HIGH)
+        self.schedule_recurring(
+            self._admit_arrivals, Schedule(interval=1.0, start=0.0), Priority.HIGH
+        )
         self.schedule_recurring(self._sample_day, Schedule(interval=1.0, start=1.0), Priority.LOW)
         self.schedule_recurring(
             self._review_quarter, Schedule(interval=DAYS_PER_QUARTER, start=DAYS_PER_QUARTER)
@@ -187,7 +204,9 @@ class KetasimModel(mesa.Model):
         self._next_arrival = k
 
     def _sample_day(self) -> None:
-        self.population.clinical.stress_due(self.time, self.streams["stress"], self.population.treated)
+        self.population.clinical.stress_due(
+            self.time, self.streams["stress"], self.population.treated
+        )
         self.daily.sample(self, self.time)
 
     def _review_quarter(self) -> None:
@@ -301,7 +320,9 @@ class KetasimModel(mesa.Model):
     ) -> None:
         payee_id = payee.unique_id if payee is not None else 0
         payer_id = int(payer.kind) if payer is not None else OUT_OF_POCKET_PAYER
-        self.ledger.record(t, patient.idx, payee_kind, payee_id, payer_id, silo, code, status, cents)
+        self.ledger.record(
+            t, patient.idx, payee_kind, payee_id, payer_id, silo, code, status, cents
+        )
         if status is ClaimStatus.DENIED or cents == 0:
             return
         pop = self.population
@@ -321,7 +342,9 @@ class KetasimModel(mesa.Model):
         if payer is not None:
             payer.record_spend(silo, usd)
 
-    def _track_billing(self, patient: Patient, code: Code, payee_kind: PartyKind, payee, silo: Silo) -> None:
+    def _track_billing(
+        self, patient: Patient, code: Code, payee_kind: PartyKind, payee, silo: Silo
+    ) -> None:
         """Remember who billed a patient's drug and therapy, and to which budget."""
         pop = self.population
         i = patient.idx
@@ -350,24 +373,50 @@ class KetasimModel(mesa.Model):
         usd: float,
         payer: Payer | None,
     ) -> None:
-        """Pay ``usd`` for a service: by the payer less the patient's cost share, or all by the
-        patient when ``payer`` is None."""
+        """Pay ``usd`` for a service.
+
+        The payer pays it less the patient's cost share; the patient pays all of it when
+        ``payer`` is None.
+        """
         total = to_cents(usd)
         if payer is None:
-            self._claim(patient, t, code, payee_kind, payee, None, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total)
+            self._claim(
+                patient,
+                t,
+                code,
+                payee_kind,
+                payee,
+                None,
+                Silo.OUT_OF_POCKET,
+                ClaimStatus.SELF_PAY,
+                total,
+            )
             self._track_billing(patient, code, payee_kind, payee, Silo.OUT_OF_POCKET)
             return
         oop = to_cents(usd * payer.cost_share)
         silo = payer.silo_for(code)
         self._claim(patient, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop)
         if oop:
-            self._claim(patient, t, code, payee_kind, payee, None, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop)
+            self._claim(
+                patient,
+                t,
+                code,
+                payee_kind,
+                payee,
+                None,
+                Silo.OUT_OF_POCKET,
+                ClaimStatus.SELF_PAY,
+                oop,
+            )
         self._track_billing(patient, code, payee_kind, payee, silo)
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
         """Bill an intake evaluation (cash clinics charge it to the patient)."""
         payer = patient.payer
-        if clinic.business_model is BusinessModel.INFUSION_CASH and not self.scenario.policy.covers_iv_ketamine:
+        if (
+            clinic.business_model is BusinessModel.INFUSION_CASH
+            and not self.scenario.policy.covers_iv_ketamine
+        ):
             payer = None
         usd = payer.allowed(code) if payer is not None else self.scenario.payers.usd_psych_eval
         self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, payer)
@@ -388,7 +437,9 @@ class KetasimModel(mesa.Model):
                 if patient.route is Route.INTEGRATED and policy.bundled_payment:
                     n = self.scenario.patients.n_induction_doses
                     return payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE) / n
-                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(Code.ESKETAMINE_DRUG)
+                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
+                    Code.ESKETAMINE_DRUG
+                )
                 return payer.cost_share * per_dose
             case _:
                 raise ValueError(f"no dose cost for route {patient.route!r}")
@@ -401,23 +452,67 @@ class KetasimModel(mesa.Model):
         cash = self.scenario.prescribers.usd_cash_iv_price
         if patient.route is Route.INFUSION_CASH:
             if payer is not None and policy.covers_iv_ketamine:
-                self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.IV_KETAMINE_INFUSION), payer)
+                self._pay(
+                    patient,
+                    t,
+                    Code.IV_KETAMINE_INFUSION,
+                    PartyKind.PRESCRIBER,
+                    clinic,
+                    payer.allowed(Code.IV_KETAMINE_INFUSION),
+                    payer,
+                )
             else:
-                self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None)
+                self._pay(
+                    patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None
+                )
         elif esketamine:
-            self._pay(patient, t, Code.ESKETAMINE_SESSION_G2083, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.ESKETAMINE_SESSION_G2083), payer)
-            self._pay(patient, t, Code.ESKETAMINE_DRUG, PartyKind.PHARMA, self.pharma, payer.allowed(Code.ESKETAMINE_DRUG), payer)
+            self._pay(
+                patient,
+                t,
+                Code.ESKETAMINE_SESSION_G2083,
+                PartyKind.PRESCRIBER,
+                clinic,
+                payer.allowed(Code.ESKETAMINE_SESSION_G2083),
+                payer,
+            )
+            self._pay(
+                patient,
+                t,
+                Code.ESKETAMINE_DRUG,
+                PartyKind.PHARMA,
+                self.pharma,
+                payer.allowed(Code.ESKETAMINE_DRUG),
+                payer,
+            )
         elif patient.route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
             if not patient.bundle_paid:
                 patient.bundle_paid = True
-                self._pay(patient, t, Code.BUNDLED_EPISODE, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.BUNDLED_EPISODE), payer)
+                self._pay(
+                    patient,
+                    t,
+                    Code.BUNDLED_EPISODE,
+                    PartyKind.PRESCRIBER,
+                    clinic,
+                    payer.allowed(Code.BUNDLED_EPISODE),
+                    payer,
+                )
         else:
-            self._pay(patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None)
+            self._pay(
+                patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None
+            )
         if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
             month = int(t // DAYS_PER_MONTH)
             if month not in patient.coordination_months:
                 patient.coordination_months.add(month)
-                self._pay(patient, t, Code.CARE_COORDINATION, PartyKind.PRESCRIBER, clinic, payer.allowed(Code.CARE_COORDINATION), payer)
+                self._pay(
+                    patient,
+                    t,
+                    Code.CARE_COORDINATION,
+                    PartyKind.PRESCRIBER,
+                    clinic,
+                    payer.allowed(Code.CARE_COORDINATION),
+                    payer,
+                )
 
     def bill_session(self, patient: Patient, t: float) -> bool:
         """Bill one therapy session; False when nobody will pay for it."""
@@ -436,13 +531,17 @@ class KetasimModel(mesa.Model):
                 # Inside the bundle: the programme pays its therapist; no claim to a payer.
                 if therapist is not None:
                     therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
-                self._track_billing(patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE)
+                self._track_billing(
+                    patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
+                )
                 return True
             if therapist is not None:
                 therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
             if payer is not None and within_cap and clinic.bills_therapy(payer):
                 patient.sessions_this_year[year] = patient.sessions_used(year) + 1
-                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer)
+                self._pay(
+                    patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer
+                )
                 return True
             if payer is None and patient.can_pay_cash:
                 self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, tp.usd_cash_rate, None)
@@ -516,11 +615,20 @@ class KetasimModel(mesa.Model):
             payer = patient.payer
             cents = to_cents(payer.allowed(Code.ESKETAMINE_DRUG))
             self.ledger.record(
-                t_decision, patient.idx, PartyKind.PRESCRIBER, patient.prescriber.unique_id,
-                int(payer.kind), Silo.MEDICAL, Code.PRIOR_AUTH_REQUEST, ClaimStatus.DENIED, cents,
+                t_decision,
+                patient.idx,
+                PartyKind.PRESCRIBER,
+                patient.prescriber.unique_id,
+                int(payer.kind),
+                Silo.MEDICAL,
+                Code.PRIOR_AUTH_REQUEST,
+                ClaimStatus.DENIED,
+                cents,
             )
 
-    def update_outcomes(self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray) -> None:
+    def update_outcomes(
+        self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray
+    ) -> None:
         """Daily outcome bookkeeping: first response, relapse, durable remission, QALYs."""
         pop = self.population
         mp = self.scenario.metrics

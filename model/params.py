@@ -31,7 +31,9 @@ class RunSettings(BaseModel):
     n_patients: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
         2000, description="Treatment-resistant people in the catchment, all present from day 0."
     )
-    days: Annotated[int, Field(ge=1, le=36_500)] = Field(365, description="Length of the run, days.")
+    days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        365, description="Length of the run, days."
+    )
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = Field(0, description="Random seed.")
 
 
@@ -100,9 +102,7 @@ class Scenario(BaseModel):
                 "prescribers.p_integrated must be 0 when policy.therapy_available is false "
                 "(no integrated programme without therapy)"
             )
-        if not policy.therapy_available and (
-            policy.bundled_payment or policy.coordination_payment
-        ):
+        if not policy.therapy_available and (policy.bundled_payment or policy.coordination_payment):
             raise ValueError(
                 "policy.bundled_payment and policy.coordination_payment need "
                 "policy.therapy_available = true"

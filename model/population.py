@@ -35,7 +35,9 @@ class Population:
         a = 8.0 * pp.mean_adherence
         self.adherence = rng.beta(max(a, 1e-3), max(8.0 - a, 1e-3), n)
         self.wait_tolerance = rng.exponential(pp.dur_wait_tolerance_days, n)
-        self.clinical = ClinicalState(*cm.draw_baselines(rng, n, scenario.clinical), scenario.clinical)
+        self.clinical = ClinicalState(
+            *cm.draw_baselines(rng, n, scenario.clinical), scenario.clinical
+        )
 
         self.state = np.zeros(n, dtype=np.int8)  # PathwayState
         self.state_counts = np.zeros(len(PathwayState), dtype=np.int64)
@@ -108,8 +110,11 @@ class Population:
         return cat
 
     def fragmented(self) -> np.ndarray:
-        """Rows whose drug and therapy were billed by different organisations or to different
-        payer budgets with no coordination claim; only rows with both are meaningful."""
+        """Rows whose drug and therapy were billed apart with no coordination claim.
+
+        Apart means by different organisations or to different payer budgets; only rows that
+        had both a drug and a therapy claim are meaningful.
+        """
         split_silo = self.drug_silos != self.therapy_silos
         org = self.split_orgs | (self.drug_org != self.therapy_org)
         return (org | split_silo) & ~self.coordinated

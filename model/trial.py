@@ -39,10 +39,10 @@ class TrialProtocol(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, max_length=200, description="Name of the trial arm.")
-    n_patients: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
-        1000, description="Cohort size."
+    n_patients: Annotated[int, Field(ge=1, le=1_000_000)] = Field(1000, description="Cohort size.")
+    drug: Drug = Field(
+        Drug.IV_KETAMINE, strict=False, description="iv_ketamine | esketamine | none."
     )
-    drug: Drug = Field(Drug.IV_KETAMINE, strict=False, description="iv_ketamine | esketamine | none.")
     doses: list[Day] = Field(default_factory=list, max_length=1000, description="Dose times.")
     therapy: list[Day] = Field(
         default_factory=list, max_length=1000, description="Therapy session times, days."
@@ -64,7 +64,9 @@ class TrialProtocol(BaseModel):
             raise ValueError("doses must be empty when drug = 'none'")
         if self.drug is not Drug.NONE and not self.doses:
             raise ValueError(f"drug = '{self.drug}' needs at least one dose time in doses")
-        late = [d for d in (*self.doses, *self.therapy, *self.report_days) if d > self.follow_up_days]
+        late = [
+            d for d in (*self.doses, *self.therapy, *self.report_days) if d > self.follow_up_days
+        ]
         if late:
             raise ValueError(
                 f"every dose, therapy and report day must be <= follow_up_days "
@@ -162,7 +164,9 @@ def run_trial(protocol: TrialProtocol) -> TrialResult:
             relapse_time[lost] = t - last_dose
 
     # Report days in the order given, whatever the grid did.
-    response_rate = {_day_key(d): response_rate[_day_key(round(d, 6))] for d in protocol.report_days}
+    response_rate = {
+        _day_key(d): response_rate[_day_key(round(d, 6))] for d in protocol.report_days
+    }
     remission_rate = {
         _day_key(d): remission_rate[_day_key(round(d, 6))] for d in protocol.report_days
     }
@@ -171,9 +175,7 @@ def run_trial(protocol: TrialProtocol) -> TrialResult:
     if responder_day is not None and responder_day <= protocol.follow_up_days:
         share = float(np.mean(responders))
         observed = ~np.isnan(relapse_time[responders])
-        t_event = np.where(
-            observed, relapse_time[responders], protocol.follow_up_days - last_dose
-        )
+        t_event = np.where(observed, relapse_time[responders], protocol.follow_up_days - last_dose)
         median = kaplan_meier_median(t_event, observed)
     return TrialResult(
         name=protocol.name,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.model import KetasimModel, run_scenario
+from model.model import KetasimModel
 from model.params import Scenario
 from model.trial import TrialProtocol, TrialResult, run_trial
 from scenarios.loader import (
@@ -68,7 +68,9 @@ def build(
     """Validate run settings and build (but not run) a model."""
     sc = _as_scenario(scenario)
     changes = {
-        k: v for k, v in {"n_patients": n_patients, "days": days, "seed": seed}.items() if v is not None
+        k: v
+        for k, v in {"n_patients": n_patients, "days": days, "seed": seed}.items()
+        if v is not None
     }
     if changes:
         try:

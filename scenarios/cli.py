@@ -69,7 +69,9 @@ def run(
         table.add_row(key, _fmt(value))
     console.print(table)
     if out is not None:
-        console.print(f"wrote {out}/summary.json, daily.csv, patients.csv, claims.csv, by_payer.csv")
+        console.print(
+            f"wrote {out}/summary.json, daily.csv, patients.csv, claims.csv, by_payer.csv"
+        )
 
 
 @app.command()
@@ -93,7 +95,9 @@ def trial(
     for day, share in result.response_rate.items():
         table.add_row(day, f"{share:.1%}", f"{result.remission_rate[day]:.1%}")
     console.print(table)
-    console.print(f"responders one day after the last dose: {result.responders_after_last_dose:.1%}")
+    console.print(
+        f"responders one day after the last dose: {result.responders_after_last_dose:.1%}"
+    )
     median = result.median_days_to_relapse
     console.print(
         "median days from last dose to relapse (Kaplan-Meier): "

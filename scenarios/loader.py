@@ -58,7 +58,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ScenarioError(f"{path}: file is too large ({size} bytes; at most {MAX_FILE_BYTES})")
+            raise ScenarioError(
+                f"{path}: file is too large ({size} bytes; at most {MAX_FILE_BYTES})"
+            )
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
