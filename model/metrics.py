@@ -269,6 +269,20 @@ def summarise(model) -> dict:
     return {k: _jsonable(summary[k]) for k in SUMMARY_KEYS}
 
 
+def summarise_extended(model) -> dict:
+    """The summary plus the discounted economics used by comparisons.
+
+    Costs are from the health-sector perspective (payers + patients), discounted at the
+    scenario's rate like the QALYs; both are per patient in the catchment.
+    """
+    out = summarise(model)
+    out["cost_per_patient_discounted"] = model.tally.disc_cost_cents / 100.0 / model.population.n
+    out["spend_total"] = model.ledger.total_paid_cents() / 100.0
+    out["perspective"] = "health sector (payers + patients)"
+    out["discount_rate"] = model.scenario.metrics.p_discount_per_year
+    return out
+
+
 def _jsonable(value):
     """NaN becomes None (JSON null); NumPy scalars become Python numbers."""
     if isinstance(value, str | int) and not isinstance(value, bool | np.integer):

@@ -29,6 +29,7 @@ from model.metrics import (
     patient_frame,
     payer_frame,
     summarise,
+    summarise_extended,
 )
 from model.params import Scenario
 from model.population import Population
@@ -230,6 +231,10 @@ class KetasimModel(mesa.Model):
     def summary(self) -> dict:
         """The end-of-run summary (the ``ketasim run --json`` object)."""
         return summarise(self)
+
+    def summary_extended(self) -> dict:
+        """The summary plus discounted cost per patient and the costing perspective."""
+        return summarise_extended(self)
 
     def daily_frame(self) -> pd.DataFrame:
         """The tidy daily series."""

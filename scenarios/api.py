@@ -47,6 +47,7 @@ class RunResult:
     """Everything one run reports."""
 
     summary: dict
+    extended: dict
     daily: pd.DataFrame
     patients: pd.DataFrame
     claims: pd.DataFrame
@@ -101,6 +102,7 @@ def run(
     model.run()
     return RunResult(
         summary=model.summary(),
+        extended=model.summary_extended(),
         daily=model.daily_frame(),
         patients=model.patient_frame(),
         claims=model.claims_frame(),
