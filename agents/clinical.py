@@ -82,7 +82,7 @@ class ClinicalParams(BaseModel):
         0.12, description="SD of single-dose relief among drug responders."
     )
     mean_relief_nonresponder: Prob = Field(
-        0.25, description="Mean single-dose relief on b among drug non-responders."
+        0.15, description="Mean single-dose relief on b among drug non-responders."
     )
     dur_relief_days: PosDays = Field(
         22.0, description="Scale of relief decay after a single dose, days (Weibull scale)."

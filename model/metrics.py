@@ -53,6 +53,11 @@ def discount_factor(t_days, rate_per_year: float):
     return (1.0 + rate_per_year) ** (-np.asarray(t_days) / 365.0)
 
 
+def _mean(values: list) -> float:
+    """Mean of a list, NaN when empty (a drug-only world has no therapists)."""
+    return float(np.mean(values)) if values else math.nan
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
@@ -189,10 +194,8 @@ class DailyRecorder:
             "therapy_waitlist": tally.n_waiting_for_therapy,
             "mean_therapy_wait_days": float(np.mean(waits_or(waits))),
             "prescriber_utilisation": float(np.mean([c.utilisation(t) for c in model.prescribers])),
-            "therapists_in_network_share": float(
-                np.mean([len(th.in_network) > 0 for th in model.therapists])
-            ),
-            "therapists_trained_share": float(np.mean([th.trained for th in model.therapists])),
+            "therapists_in_network_share": _mean([len(th.in_network) > 0 for th in model.therapists]),
+            "therapists_trained_share": _mean([th.trained for th in model.therapists]),
             "pa_denial_rate": float(np.mean([p.p_denial for p in model.payers])),
             "session_cap": float(np.mean([p.n_session_cap for p in model.payers])),
         }

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from model.params import Scenario
 from model.trial import TrialProtocol
@@ -107,7 +107,43 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, raw)
 
 
-def _describe_error(path: Path, exc: ValidationError) -> str:
+def _allowed_range(model: type[BaseModel], loc: tuple) -> str | None:
+    """The declared bounds of the field at ``loc`` as text, e.g. '0 <= value <= 1'."""
+    field = None
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    if field is None:
+        return None
+    bounds = {}
+    for meta in field.metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds[attr] = value
+    low = (
+        f"{bounds['ge']:g} <= "
+        if "ge" in bounds
+        else f"{bounds['gt']:g} < "
+        if "gt" in bounds
+        else ""
+    )
+    high = (
+        f" <= {bounds['le']:g}"
+        if "le" in bounds
+        else f" < {bounds['lt']:g}"
+        if "lt" in bounds
+        else ""
+    )
+    return f"{low}value{high}" if (low or high) else None
+
+
+def _describe_error(path: Path, exc: ValidationError, model: type[BaseModel] = Scenario) -> str:
     """One line: file, key, what is wrong and what is allowed."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -116,10 +152,13 @@ def _describe_error(path: Path, exc: ValidationError) -> str:
     if kind == "extra_forbidden":
         msg = "unknown key"
     elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
-        bounds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
-        msg = f"value {err.get('input')!r} is out of range (allowed: {bounds})"
+        allowed = _allowed_range(model, err["loc"]) or ", ".join(f"{k} {v}" for k, v in ctx.items())
+        msg = f"value {err.get('input')!r} is out of range (allowed: {allowed})"
     elif kind == "finite_number":
-        msg = f"value {err.get('input')!r} must be a finite number"
+        allowed = _allowed_range(model, err["loc"])
+        msg = f"value {err.get('input')!r} must be a finite number" + (
+            f" (allowed: {allowed})" if allowed else ""
+        )
     else:
         msg = err["msg"]
         if "input" in err and kind != "value_error" and not isinstance(err["input"], dict):
@@ -173,7 +212,7 @@ def load_protocol(path: str | Path) -> TrialProtocol:
     try:
         return TrialProtocol.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_describe_error(path, exc)) from None
+        raise ScenarioError(_describe_error(path, exc, TrialProtocol)) from None
 
 
 def check_finite(value: float, what: str) -> float:
