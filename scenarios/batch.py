@@ -100,7 +100,7 @@ class RunSpec:
 
     @property
     def key(self) -> tuple[str, int, int, int, int]:
-        """What makes a run unique in a store: (scenario hash, replication, patients, days, seed)."""
+        """A run's identity in a store: (scenario hash, replication, patients, days, seed)."""
         return (self.scenario_hash, self.replication, self.n_patients, self.days, self.seed)
 
     @property
@@ -240,7 +240,7 @@ def run_one(spec: RunSpec) -> RunOutcome:
     try:
         _inject_fault(spec)
         result = api_run(spec.scenario, replication=spec.replication, keep_claims=spec.keep_claims)
-    except Exception as exc:  # noqa: BLE001  (a failing run must not stop the batch)
+    except Exception as exc:  # a failing run must not stop the batch
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -274,7 +274,7 @@ class _ChildRunner:
     """
 
     def __init__(self) -> None:
-        self._err = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the child)
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from scenarios.batch import _child_main; _child_main()"],
             stdin=subprocess.PIPE,
@@ -564,7 +564,7 @@ def _execute_dask(
             chunk = groups.pop(fut)
             try:
                 outcomes = fut.result()
-            except Exception as exc:  # noqa: BLE001  (a lost worker or task: record, go on)
+            except Exception as exc:  # a lost worker or task: record it, go on
                 reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
                 if len(chunk) > 1:
                     # Only the run that kills its worker should be lost: retry the rest one by one.
