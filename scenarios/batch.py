@@ -558,7 +558,7 @@ def _execute_dask(
     for chunk in _chunks(specs, size):
         fut = client.submit(run_group, chunk, run_timeout, pure=False)
         groups[fut] = chunk
-    pending = as_completed(list(groups))
+    pending = as_completed(list(groups), loop=client.loop)
     try:
         for fut in pending:
             chunk = groups.pop(fut)
