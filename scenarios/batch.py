@@ -433,6 +433,13 @@ def check_settings(
     return workers, scheduler, run_timeout
 
 
+def _warm_up() -> bool:
+    """Import the model in a worker process (run on every worker when a cluster is opened)."""
+    import scenarios.api  # noqa: F401
+
+    return True
+
+
 class Cluster:
     """A Dask client, with the LocalCluster it started (if any); a context manager."""
 
@@ -457,6 +464,10 @@ class Cluster:
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster, set_as_default=False)
+        # Import the model on every worker at once, now, rather than one worker at a time inside
+        # the first task each receives (the import costs seconds).
+        with contextlib.suppress(Exception):
+            self.client.run(_warm_up)
 
     @property
     def n_workers(self) -> int:

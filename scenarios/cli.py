@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 # Command groups defined in other modules register themselves on `app` when imported here.
 # (The CLI is the top-level wiring, so it may import from dashboards as well as scenarios.)
 # --- command modules: one import line each ---
+import scenarios.experiments_cli  # noqa: E402, F401, I001
 # --- end of command modules ---
 
 
