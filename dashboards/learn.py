@@ -11,14 +11,23 @@ only lays it out. A bad lesson file is shown as a one-line error; the other less
 
 from __future__ import annotations
 
+import html
 import math
+from pathlib import Path
 
 import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
 from dashboards.lesson_charts import label
-from dashboards.lessons import Lesson, LessonResult, lesson_figure, load_lessons, run_lesson
+from dashboards.lessons import (
+    LESSON_DIR,
+    Lesson,
+    LessonResult,
+    lesson_figure,
+    load_lessons,
+    run_lesson,
+)
 
 VERDICTS = ("lower", "same", "higher")
 
@@ -42,6 +51,19 @@ def _fmt(metric: str, value: float | None) -> str:
     return f"{value:,.1f}"
 
 
+def _text(tag: str, text: str, classes: list[str] | None = None, strong: str = "") -> None:
+    """Plain text in an HTML element.
+
+    Not ``solara.Markdown``: it always fetches KaTeX from Solara's CDN path, which the offline
+    ``solara-assets`` bundle does not include, so on a machine without internet every Markdown
+    block raises a page error.
+    """
+    body = html.escape(" ".join(text.split()))
+    if strong:
+        body = f"<strong>{html.escape(strong)}</strong> {body}"
+    solara.HTML(tag=tag, unsafe_innerHTML=body, classes=classes or [])
+
+
 def _metric_name(metric: str) -> str:
     base, _, day = metric.partition("@")
     return f"{label(base)} (day {day})" if day else label(base)
@@ -57,14 +79,15 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     matched = result.verdict == predicted
     with solara.Row(classes=["ketasim-lesson-answer"]):
         with solara.Card("Your class predicted", style={"flex": "1"}):
-            solara.Markdown(f"**{guess}**")
+            _text("p", guess, ["ketasim-lesson-guess"])
         with solara.Card("The simulation says", style={"flex": "1"}):
-            solara.Markdown(f"**{result.answer_text}**")
+            _text("p", result.answer_text, ["ketasim-lesson-verdict"])
             metric = spec.prediction.metric
-            solara.Markdown(
+            _text(
+                "p",
                 f"{_metric_name(metric)}: {spec.a.label} {_fmt(metric, result.value_a)}, "
                 f"{spec.b.label} {_fmt(metric, result.value_b)} "
-                f"(differences within {spec.prediction.tolerance:g} count as the same)."
+                f"(differences within {spec.prediction.tolerance:g} count as the same).",
             )
     if result.verdict is None:
         solara.Warning("The runs cannot decide this prediction (a value is undefined).")
@@ -73,14 +96,23 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     else:
         solara.Info("The simulation disagrees with the class's prediction: why might that be?")
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
-    rows = "\n".join(
-        f"| {_metric_name(m)} | {_fmt(m, result.a.scalars.get(m))} | "
-        f"{_fmt(m, result.b.scalars.get(m))} |"
+    esc = html.escape
+    cells = "".join(
+        f"<tr><td>{esc(_metric_name(m))}</td>"
+        f"<td style='text-align:right'>{esc(_fmt(m, result.a.scalars.get(m)))}</td>"
+        f"<td style='text-align:right'>{esc(_fmt(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics
     )
-    solara.Markdown(f"| | {spec.a.label} | {spec.b.label} |\n|---|---:|---:|\n{rows}")
-    solara.Markdown(f"### Why\n{' '.join(spec.explanation.split())}")
-    solara.Markdown(f"*Source:* {' '.join(spec.source.split())}")
+    solara.HTML(
+        tag="table",
+        unsafe_innerHTML=f"<tr><th></th><th>{esc(spec.a.label)}</th><th>{esc(spec.b.label)}</th>"
+        f"</tr>{cells}",
+        classes=["ketasim-lesson-numbers"],
+        style={"border-spacing": "16px 4px"},
+    )
+    _text("h3", "Why")
+    _text("p", spec.explanation, ["ketasim-lesson-explanation"])
+    _text("p", spec.source, ["ketasim-lesson-source"], strong="Source:")
     solara.Text(
         f"Ran in {result.seconds:.1f} s ({spec.a.label}: {result.a.seconds:.1f} s; "
         f"{spec.b.label}: {result.b.seconds:.1f} s).",
@@ -110,14 +142,16 @@ def LessonView(lesson: Lesson) -> None:
         locked.set(None)
         prediction.set(None)
 
-    with solara.Column(classes=["ketasim-lesson"]):
-        solara.Markdown(f"## {spec.title}")
-        solara.Markdown(f"**Question.** {' '.join(spec.question.split())}")
+    with solara.Column(classes=["ketasim-lesson", f"ketasim-lesson-{lesson.name}"]):
+        _text("h2", spec.title)
+        _text("p", spec.question, ["ketasim-lesson-question"], strong="Question.")
         what = "virtual trial" if spec.kind == "trial" else "simulated year"
-        solara.Markdown(
-            f"*Compares:* **{spec.a.label}** (A) with **{spec.b.label}** (B), one {what} each."
+        _text(
+            "p",
+            f"{spec.a.label} (A) against {spec.b.label} (B), one {what} each.",
+            strong="Compares:",
         )
-        solara.Markdown("**Prediction.** Before running, the class chooses one answer:")
+        _text("p", "Before running, the class chooses one answer:", strong="Prediction.")
         # Listed in one fixed order (arm B lower, the same, higher) for every lesson.
         rv.RadioGroup(
             v_model=prediction.value,
@@ -147,18 +181,23 @@ def LessonView(lesson: Lesson) -> None:
 
 
 @solara.component
-def LearnPage() -> None:
-    """The educator page: a list of short lessons, each a question, a prediction and a run."""
+def LearnPage(folder: Path = LESSON_DIR) -> None:
+    """The educator page: a list of short lessons, each a question, a prediction and a run.
+
+    Args:
+        folder: Where the lesson files are (the bundled lessons by default).
+    """
     reload = solara.use_reactive(0)
-    loaded = solara.use_memo(load_lessons, dependencies=[reload.value])
+    loaded = solara.use_memo(lambda: load_lessons(folder), dependencies=[folder, reload.value])
     lessons, errors = loaded
     selected = solara.use_reactive(lessons[0].name if lessons else None)
     current = next((les for les in lessons if les.name == selected.value), None)
     with solara.Column():
-        solara.Markdown("# Learn: why the molecule alone does not heal")
-        solara.Markdown(
+        _text("h1", "Learn: why the molecule alone does not heal")
+        _text(
+            "p",
             "Short lessons for a class. Each asks a question, records the class's prediction, "
-            "runs a pair of simulations (a few seconds) and shows the one chart that answers it."
+            "runs a pair of simulations (a few seconds) and shows the one chart that answers it.",
         )
         for message in errors:
             solara.Error(f"Lesson file skipped: {message}")
@@ -179,5 +218,11 @@ def LearnPage() -> None:
                 on_click=lambda: reload.set(reload.value + 1),
                 text=True,
             )
-        if current is not None:
-            LessonView(current).key(f"{current.name}-{reload.value}")
+        # Every lesson stays mounted and only the chosen one is shown: switching lessons then
+        # keeps each lesson's prediction and result, and never tears down a plotly widget that
+        # the browser is still talking to (that raised "no comm channel defined" page errors).
+        for les in lessons:
+            shown = current is not None and les.name == current.name
+            # A plain div: a Column's vuetify class ``d-flex`` would override display: none.
+            with solara.Div(style={} if shown else {"display": "none"}):
+                LessonView(les).key(f"{les.name}-{reload.value}")
