@@ -285,6 +285,7 @@ def delay_histogram_figure(
         line_width=0,
         annotation_text="counted window",
         annotation_position="top left",
+        exclude_empty_subplots=False,  # drawn before the traces, and when there are none
     )
     if delays.empty:
         _note(fig, "No dose has been followed by a session yet")

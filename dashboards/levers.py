@@ -252,7 +252,7 @@ RUN_LEVERS: tuple[Lever, ...] = (
     Lever(
         "n_patients",
         RUN,
-        "Patients in the catchment",
+        "Catchment size (patients)",
         LeverKind.INT,
         100,
         10_000,
