@@ -17,8 +17,8 @@ hands them to a callback (which writes the store, or collects them), in its own 
 raises is returned as ``status='failed'`` with its error; the other runs go on. With a run time
 limit, each run happens in a child process that is killed when the limit passes
 (``status='timeout'``), so even a run stuck inside one simulated day cannot hold the batch. A task
-whose worker process dies is re-submitted run by run; a run that keeps killing workers is recorded
-as failed with the reason.
+whose worker process dies is re-submitted run by run; a run that kills its worker ``MAX_LOST``
+times is recorded as failed with the reason, and the rest complete.
 
 Test hook: the environment variable ``KETASIM_TEST_FAULTS`` (read here only, in the process that
 executes a run) injects faults: a comma-separated list of ``KIND:SCENARIO:REPLICATION`` with KIND
@@ -54,6 +54,10 @@ MAX_GROUP = 8
 """At most this many runs share one Dask task (a lost worker loses at most this much work)."""
 TASKS_PER_WORKER = 4
 """Aim for about this many tasks per worker, so the last tasks do not leave a worker idle long."""
+MAX_LOST = 3
+"""A run whose worker process dies this many times is recorded as failed (not retried again)."""
+CONNECT_TIMEOUT = "10s"
+"""How long to try reaching a ``--scheduler`` before giving up."""
 CHILD_START_TIMEOUT = 120.0
 """Seconds a run-timeout child process may take to import the model before we give up."""
 
@@ -449,7 +453,7 @@ class Cluster:
         self.cluster = None
         if scheduler is not None:
             try:
-                self.client = Client(scheduler, timeout="10s", set_as_default=False)
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 raise BatchError(f"--scheduler {scheduler}: cannot connect: {reason}") from None
@@ -494,6 +498,11 @@ def _chunks(items: Sequence[RunSpec], size: int) -> Iterable[list[RunSpec]]:
         yield list(items[i : i + size])
 
 
+def needs_cluster(workers: int | None, scheduler: str | None) -> bool:
+    """Whether these settings run on Dask (anything but one local worker)."""
+    return scheduler is not None or (workers or default_workers()) != 1
+
+
 def execute(
     specs: Sequence[RunSpec],
     on_result: Callable[[list[RunOutcome]], None],
@@ -536,7 +545,7 @@ def execute(
 
     if not specs:
         return report
-    if cluster is None and scheduler is None and (workers or default_workers()) == 1:
+    if cluster is None and not needs_cluster(workers, scheduler):
         report.workers = 1
         for spec in specs:
             deliver(run_group([spec], run_timeout))
@@ -566,6 +575,7 @@ def _execute_dask(
     client = cluster.client
     size = group_size(len(specs), report.workers)
     groups: dict = {}
+    lost: dict[str, int] = {}  # run_id -> times a worker died with it assigned
     for chunk in _chunks(specs, size):
         fut = client.submit(run_group, chunk, run_timeout, pure=False)
         groups[fut] = chunk
@@ -575,28 +585,33 @@ def _execute_dask(
             chunk = groups.pop(fut)
             try:
                 outcomes = fut.result()
-            except Exception as exc:  # a lost worker or task: record it, go on
+            except Exception as exc:  # a lost worker or task: retry run by run, or record it
+                report.lost_tasks += 1
                 reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-                if len(chunk) > 1:
-                    # Only the run that kills its worker should be lost: retry the rest one by one.
-                    report.lost_tasks += 1
-                    for spec in chunk:
+                outcomes = []
+                for spec in chunk:
+                    # A dying worker also takes down the innocent tasks queued on it, so each
+                    # run gets its own retries; only a run lost MAX_LOST times is recorded.
+                    lost[spec.run_id] = lost.get(spec.run_id, 0) + 1
+                    if lost[spec.run_id] < MAX_LOST:
                         single = client.submit(run_group, [spec], run_timeout, pure=False)
                         groups[single] = [spec]
                         pending.add(single)
-                    continue
-                report.lost_tasks += 1
-                now = _now()
-                outcomes = [
-                    RunOutcome(
-                        chunk[0],
-                        "failed",
-                        now,
-                        now,
-                        0.0,
-                        error=f"the worker process running it was lost ({reason})",
+                        continue
+                    now = _now()
+                    outcomes.append(
+                        RunOutcome(
+                            spec,
+                            "failed",
+                            now,
+                            now,
+                            0.0,
+                            error=f"the worker process running it died {MAX_LOST} times "
+                            f"(last: {reason})",
+                        )
                     )
-                ]
+                if not outcomes:
+                    continue
             finally:
                 fut.release()
             deliver(outcomes)

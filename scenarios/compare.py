@@ -174,11 +174,11 @@ def compare_on(
     n_patients: int | None = None,
     days: int | None = None,
     seed: int = 0,
-    workers: int | None = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CompareResult:
-    """``compare`` with a choice of executor (``workers`` or a Dask ``scheduler`` address)."""
+    """``compare`` on ``workers`` local processes (None: one per core) or a Dask ``scheduler``."""
     sc_base, sc_policy = _as_scenario(base), _as_scenario(policy)
     arms = {"base": sc_base, "policy": sc_policy}
     specs = []

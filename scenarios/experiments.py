@@ -22,10 +22,12 @@ from scenarios import api
 from scenarios.batch import (
     BatchError,
     BatchReport,
+    Cluster,
     RunOutcome,
     check_settings,
     execute,
     make_specs,
+    needs_cluster,
 )
 from scenarios.compare import CompareResult, compare
 from scenarios.loader import ScenarioError
@@ -173,9 +175,18 @@ def run_batch(
     )
     db = Store(store) if store is not None else None
     collected: list[pd.DataFrame] = []
+    cluster: Cluster | None = None
     try:
         done = db.finished_ids(specs) if db is not None else set()
         todo = [s for s in specs if s.run_id not in done]
+        if todo and needs_cluster(workers, scheduler):
+            # Connect before announcing anything: an unreachable scheduler is one error line.
+            try:
+                cluster = Cluster(workers, scheduler)
+            except BatchError:
+                if db is not None:
+                    db.discard_if_new_and_empty()
+                raise
         if on_start is not None:
             on_start(len(todo), len(specs) - len(todo))
 
@@ -187,12 +198,7 @@ def run_batch(
             if progress is not None:
                 progress(outcomes)
 
-        try:
-            report = execute(todo, deliver, workers, scheduler, run_timeout)
-        except BatchError:
-            if db is not None:
-                db.discard_if_new_and_empty()
-            raise
+        report = execute(todo, deliver, workers, scheduler, run_timeout, cluster)
         report.total = len(specs)
         report.skipped = len(specs) - len(todo)
         if db is not None:
@@ -206,6 +212,8 @@ def run_batch(
             runs = pd.concat(collected, ignore_index=True) if collected else runs_frame([])
         return BatchRun(report, runs, Path(store) if store is not None else None)
     finally:
+        if cluster is not None:
+            cluster.close()
         if db is not None:
             db.close()
 

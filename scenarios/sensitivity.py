@@ -274,6 +274,8 @@ def sensitivity(
     Raises:
         ScenarioError: Bad input (found before anything runs) or failed runs.
     """
+    if scheduler is not None and workers == 1:
+        workers = None  # the in-process default gives way to an explicit scheduler
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     ranges = [p if isinstance(p, ParamRange) else parse_param(p) for p in params]
     check_request(method, ranges, metric, samples, replications)
