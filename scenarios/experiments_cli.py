@@ -54,18 +54,39 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+class _Bar:
+    """A rich progress bar (runs done / total, time left) on stderr, drawn only on a terminal.
+
+    It starts on first use and stops only if it started: a command that fails before running
+    anything prints its one error line and nothing else.
+    """
+
+    def __init__(self, description: str, total: int | None = None) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=err,
+        )
+        self.task = self.progress.add_task(description, total=total)
+        self.started = False
+
+    def update(self, done: int, total: int | None) -> None:
+        """Show ``done`` of ``total`` runs."""
+        if not self.started and err.is_terminal:
+            self.progress.start()
+            self.started = True
+        self.progress.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        """Remove the live display (if it was drawn)."""
+        if self.started:
+            self.progress.stop()
+            self.started = False
 
 
 @app.command()
@@ -89,29 +110,26 @@ def batch(
     """Run every (scenario, replication) pair missing from the store, and store it."""
     from scenarios.experiments import run_batch
 
-    progress = _progress(err)
-    task = None
+    bar = _Bar("batch")
     done = 0
-    plain = not err.is_terminal  # in logs and pipes: one line per stored group instead of a bar
+    total = 0
 
     def on_start(to_run: int, skipped: int) -> None:
-        nonlocal task
+        nonlocal total
+        total = to_run
         where = scheduler or f"{workers or 'one per core'} worker(s)"
         err.print(
             f"batch: {to_run} runs to do, {skipped} already in {store}; running on {where}",
             highlight=False,
         )
-        if not plain:
-            progress.start()
-        task = progress.add_task("batch", total=to_run)
 
     def on_progress(outcomes) -> None:
         nonlocal done
         done += len(outcomes)
-        progress.advance(task, len(outcomes))
-        if plain:
+        bar.update(done, total)
+        if not err.is_terminal:  # logs and pipes: one line per stored group instead of a bar
             bad = sum(o.status != "ok" for o in outcomes)
-            print(f"stored {done}/{progress.tasks[0].total} runs ({bad} not ok)", flush=True)
+            print(f"stored {done}/{total} runs ({bad} not ok)", flush=True)
 
     try:
         result = run_batch(
@@ -129,18 +147,18 @@ def batch(
             progress=on_progress,
         )
     except StoreError as exc:
-        progress.stop()
+        bar.stop()
         _fail(str(exc), 1)
         return
     except ScenarioError as exc:
-        progress.stop()
+        bar.stop()
         _fail(str(exc))
         return
     except KeyboardInterrupt:
-        progress.stop()
+        bar.stop()
         _fail(f"interrupted: {done} runs were stored; run the same command again to resume", 130)
         return
-    progress.stop()
+    bar.stop()
     rep = result.report
     out.print(
         f"batch: {rep.ok} ok, {rep.failed} failed, {rep.timeout} timed out, "
@@ -184,10 +202,7 @@ def compare(
 
     if report is not None and (report.is_dir() or report.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--report {report}: expected an .html file path")
-    progress = _progress(err)
-    task = progress.add_task(f"{policy} vs {base}", total=2 * max(replications, 0))
-    if err.is_terminal:
-        progress.start()
+    bar = _Bar(f"{policy} vs {base}")
     try:
         result = compare_on(
             base,
@@ -198,13 +213,13 @@ def compare(
             seed,
             workers,
             scheduler,
-            lambda done, total: progress.update(task, completed=done, total=total),
+            bar.update,
         )
     except ScenarioError as exc:
-        progress.stop()
+        bar.stop()
         _fail(str(exc))
         return
-    progress.stop()
+    bar.stop()
     if report is not None:
         from dashboards.report import compare_report
 
@@ -274,17 +289,7 @@ def sensitivity(
 
     if chart is not None and (chart.is_dir() or chart.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--chart {chart}: expected an .html file path")
-    progress = _progress(err)
-    task = progress.add_task(f"{method} {scenario}", total=None)
-    started = False
-
-    def on_progress(done: int, total: int) -> None:
-        nonlocal started
-        if not started and err.is_terminal:
-            progress.start()
-            started = True
-        progress.update(task, completed=done, total=total)
-
+    bar = _Bar(f"{method} {scenario}")
     try:
         result = run_sensitivity(
             scenario,
@@ -298,13 +303,13 @@ def sensitivity(
             seed,
             workers,
             scheduler,
-            on_progress,
+            bar.update,
         )
     except ScenarioError as exc:
-        progress.stop()
+        bar.stop()
         _fail(str(exc))
         return
-    progress.stop()
+    bar.stop()
     if chart is not None:
         from dashboards.report import sensitivity_report
 
