@@ -200,8 +200,12 @@ def analyse(
     if method == "sobol":
         from SALib.analyze import sobol
 
-        res = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
         cols, key = ("S1", "S1_conf", "ST", "ST_conf"), "ST"
+        if np.ptp(y) == 0.0:
+            # No output variance at all: nothing to apportion (SALib would divide by zero).
+            res = {c: np.zeros(len(params)) for c in cols}
+        else:
+            res = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
     else:
         from SALib.analyze import morris
 

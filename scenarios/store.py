@@ -159,6 +159,8 @@ class Store:
     def _check_writable(self) -> None:
         """Fail early, in one line, on a path we cannot create or write."""
         parent = self.path.parent
+        # Folders made here are removed again if the store ends up unused (nothing written).
+        self._made_dirs = [p for p in (parent, *parent.parents) if not p.exists()]
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -179,12 +181,15 @@ class Store:
         for p in (self.path, Path(f"{self.path}.wal")):
             with contextlib.suppress(OSError):
                 p.unlink()
+        for d in getattr(self, "_made_dirs", []):  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
     def _has_table(self, name: str) -> bool:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()
+        return bool(rows[0][0])
 
     def _init_schema(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
@@ -195,7 +200,7 @@ class Store:
                 "params JSON)"
             )
             self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)")
-            if not self.con.execute("SELECT count(*) FROM meta").fetchone()[0]:
+            if not self.con.execute("SELECT count(*) FROM meta").fetchall()[0][0]:
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             self.con.execute("COMMIT")
         except BaseException:
@@ -246,7 +251,7 @@ class Store:
         out = {}
         for name in ("runs", *_FRAME_TABLES):
             if self._has_table(name):
-                out[name] = int(self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+                out[name] = int(self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         return out
 
     # -- writing -------------------------------------------------------------------------
@@ -300,7 +305,8 @@ class Store:
             missing = [c for c in frame.columns if c not in have]
             if missing:
                 # A newer model version reports more columns: widen the table (old rows NULL).
-                types = dict(con.execute("DESCRIBE SELECT * FROM _frame").fetchall())
+                described = con.execute("DESCRIBE SELECT * FROM _frame").fetchall()
+                types = {r[0]: r[1] for r in described}
                 for col in missing:
                     con.execute(f'ALTER TABLE {table} ADD COLUMN "{col}" {types[col]}')
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
@@ -329,7 +335,7 @@ class Store:
         if not self.created:
             return
         try:
-            empty = self.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+            empty = self.con.execute("SELECT count(*) FROM runs").fetchall()[0][0] == 0
         except duckdb.Error:
             empty = True
         self.close()

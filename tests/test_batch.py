@@ -228,7 +228,7 @@ def test_killed_worker_is_reported_and_rerun_completes_it(scheduler_addr, tmp_pa
 
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("scenarios.batch.CONNECT_TIMEOUT", "2s")
-    store = tmp_path / "none.duckdb"
+    store = tmp_path / "new" / "none.duckdb"
     port = _free_port()  # nothing listens there
     addr = f"tcp://127.0.0.1:{port}"
     code = cli.main(["batch", "baseline", "-r", "2", "--scheduler", addr, "--store", str(store)])
@@ -237,7 +237,7 @@ def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys, 
     assert len(err.splitlines()) == 1, err
     assert err.startswith("ketasim: error: --scheduler tcp://127.0.0.1:")
     assert "cannot connect" in err
-    assert not store.exists(), "nothing written when the scheduler cannot be reached"
+    assert not store.parent.exists(), "nothing written when the scheduler cannot be reached"
 
 
 def test_execute_hands_every_outcome_to_the_callback_in_order():

@@ -1,0 +1,180 @@
+"""Paired comparisons: common random numbers, intervals, economics, JSON, report, charts."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import threading
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from scipy import stats
+
+from dashboards import compare_charts as cc
+from scenarios import cli
+from scenarios.compare import METRIC_KEYS, CompareResult, compare, paired_interval
+
+SMALL = {"n_patients": 400, "days": 240}
+
+
+@pytest.fixture(scope="module")
+def self_comparison() -> CompareResult:
+    return compare("baseline", "baseline", 3, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def bundle() -> CompareResult:
+    return compare("baseline", "bundled_payment", 3, n_patients=800, days=300)
+
+
+def test_contract_signature():
+    params = list(inspect.signature(compare).parameters)
+    assert params == [
+        "base",
+        "policy",
+        "replications",
+        "n_patients",
+        "days",
+        "seed",
+        "workers",
+        "progress",
+    ]
+    fields = [f for f in CompareResult.__dataclass_fields__]
+    assert fields == [
+        "base",
+        "policy",
+        "replications",
+        "runs",
+        "metrics",
+        "daily",
+        "incremental_cost",
+        "incremental_qalys",
+        "icer",
+        "nmb",
+    ]
+
+
+def test_scenario_against_itself_differs_by_exactly_zero(self_comparison):
+    m = self_comparison.metrics.set_index("metric")
+    assert list(m.index) == list(METRIC_KEYS)
+    defined = m.dropna(subset=["diff_mean"])
+    assert len(defined) >= len(METRIC_KEYS) - 2, "most metrics are defined in this run length"
+    for metric, row in defined.iterrows():
+        assert row["diff_mean"] == 0.0, metric
+        assert row["diff_ci_low"] == 0.0 and row["diff_ci_high"] == 0.0, metric
+    assert self_comparison.incremental_cost == 0.0
+    assert self_comparison.icer is None, "ICER is null when the QALY difference is zero"
+    assert all(v == 0.0 for v in self_comparison.nmb.values())
+
+
+def test_runs_and_daily_frames(self_comparison):
+    runs, daily = self_comparison.runs, self_comparison.daily
+    assert sorted(zip(runs["arm"], runs["replication"], strict=True)) == [
+        (a, r) for a in ("base", "policy") for r in range(3)
+    ]
+    assert "cost_per_patient_discounted" in runs.columns
+    assert set(daily["arm"]) == {"base", "policy"}
+    assert len(daily) == 2 * 3 * SMALL["days"]
+
+
+def test_paired_interval_is_the_paired_t_interval():
+    rng = np.random.default_rng(1)
+    base = rng.normal(10, 2, 12)
+    policy = base + rng.normal(0.5, 0.3, 12)
+    mean, low, high = paired_interval(policy - base)
+    ci = stats.ttest_rel(policy, base).confidence_interval(0.95)
+    assert mean == pytest.approx(np.mean(policy - base))
+    assert (low, high) == pytest.approx((ci.low, ci.high))
+    assert math.isnan(paired_interval(np.array([1.0]))[1])
+    assert paired_interval(np.array([np.nan, 2.0, 4.0]))[0] == 3.0
+
+
+def test_bundled_payment_raises_integrated_delivery(bundle):
+    row = bundle.metrics.set_index("metric").loc["integrated_delivery_rate"]
+    assert row["diff_mean"] > 0 and row["diff_ci_low"] > 0, (
+        "bundled payment should raise integrated delivery with a 95 % interval above zero"
+    )
+    assert bundle.icer == pytest.approx(bundle.incremental_cost / bundle.incremental_qalys)
+    for lam in (50_000, 100_000, 150_000):
+        expected = lam * bundle.incremental_qalys - bundle.incremental_cost
+        assert bundle.nmb[str(lam)] == pytest.approx(expected)
+    runs = bundle.runs.pivot_table(index="replication", columns="arm", values="qalys_per_patient")
+    assert bundle.incremental_qalys == pytest.approx((runs["policy"] - runs["base"]).mean())
+
+
+def test_progress_is_called_after_each_run_in_the_calling_thread():
+    calls = []
+    here = threading.get_ident()
+    compare(
+        "baseline",
+        "carve_in",
+        2,
+        n_patients=200,
+        days=30,
+        progress=lambda d, t: calls.append((d, t, threading.get_ident() == here)),
+    )
+    assert calls == [(1, 4, True), (2, 4, True), (3, 4, True), (4, 4, True)]
+
+
+def test_cli_json_and_report(tmp_path, capsys):
+    report = tmp_path / "r.html"
+    args = ["compare", "baseline", "carve_in", "-r", "2", "--patients", "300", "--days", "90"]
+    assert cli.main([*args, "--workers", "1", "--json", "--report", str(report)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == [
+        "base",
+        "policy",
+        "replications",
+        "metrics",
+        "incremental_cost",
+        "incremental_qalys",
+        "icer",
+        "nmb",
+    ]
+    assert list(data["metrics"]) == list(METRIC_KEYS)
+    assert set(data["metrics"]["response_rate"]) == {
+        "base_mean",
+        "policy_mean",
+        "diff_mean",
+        "diff_ci_low",
+        "diff_ci_high",
+    }
+    assert list(data["nmb"]) == ["50000", "100000", "150000"]
+    html = report.read_text()
+    assert "<script src=" not in html, "plotly.js must be inlined, not loaded from a CDN"
+    assert "plotly.js v" in html or "Plotly" in html
+    assert html.count("Plotly.newPlot") >= 4
+    assert "health-sector perspective" in html
+
+
+def test_charts_are_pure_figures(bundle):
+    names = {"base": "baseline", "policy": "bundled_payment"}
+    fig = cc.arms_time_series(bundle.daily, "integrated_delivery_rate", names)
+    assert isinstance(fig, go.Figure)
+    assert {t.name for t in fig.data if t.showlegend is not False} == set(names.values())
+    diff = cc.paired_difference(bundle.daily, "integrated_delivery_rate")
+    line = next(t for t in diff.data if t.mode == "lines")
+    wide = bundle.daily.pivot_table(
+        index=["replication", "day"], columns="arm", values="integrated_delivery_rate"
+    )
+    expected = (wide["policy"] - wide["base"]).groupby("day").mean()
+    assert np.allclose(np.asarray(line.y, dtype=float), expected.to_numpy(), equal_nan=True)
+    plane = cc.ce_plane(bundle.runs)
+    mean = next(t for t in plane.data if t.name == "mean")
+    assert mean.x[0] == pytest.approx(bundle.incremental_qalys)
+    assert mean.y[0] == pytest.approx(bundle.incremental_cost)
+    assert len(cc.metric_differences(bundle.metrics).data) == 1
+    with pytest.raises(ValueError, match="both arms"):
+        cc.paired_difference(bundle.daily[bundle.daily["arm"] == "base"])
+
+
+def test_tornado_ranks_by_importance():
+    indices = pd.DataFrame(
+        {"param": ["a", "b"], "ST": [0.2, 0.7], "ST_conf": [0.1, 0.1], "S1": [0.1, 0.6]}
+        | {"S1_conf": [0.05, 0.05]}
+    )
+    fig = cc.tornado(indices)
+    assert list(fig.data[0].y) == ["a", "b"], "most influential drawn on top (last)"
