@@ -38,6 +38,13 @@ def _collect(specs, workers: int | None, cluster: Cluster | None = None):
     return results, time.perf_counter() - t0
 
 
+def _load() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", nargs="+", default=["baseline", "bundled_payment"])
@@ -55,6 +62,7 @@ def main() -> None:
         args.days,
         keep_patients=False,
     )
+    load_start = _load()
     print(f"{len(specs)} runs of {args.patients} patients x {args.days} days")
     serial, t_serial = _collect(specs, workers=1)
     print(f"1 worker (in-process): {t_serial:.1f} s")
@@ -76,10 +84,14 @@ def main() -> None:
         f"speed-up: {speedup_runs:.2f}x (run phase), {speedup_total:.2f}x (end to end); "
         f"target >= 1.8x"
     )
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
+    load = _load()
+    busy = max(load_start[0], load[0]) > 1.5 if load and load_start else False
+    if busy:
+        # A speed-up needs two idle cores; other processes make both timings meaningless.
+        print(
+            f"warning: load average {load_start[0]:.1f} -> {load[0]:.1f}: other processes "
+            "compete for the cores; re-run on an otherwise idle machine"
+        )
     record = {
         "runs": len(specs),
         "scenarios": args.scenarios,
@@ -96,7 +108,9 @@ def main() -> None:
         "target_speedup": 1.8,
         "identical_results": identical,
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_start,
         "load_average_at_end": load,
+        "machine_busy": busy,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

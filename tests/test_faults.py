@@ -53,9 +53,9 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, capsys, monkeyp
 
 
 def test_run_timeout_stops_a_stuck_run_and_the_rest_complete(tmp_path, capsys, monkeypatch):
-    """Replication 0 hangs (sleeps an hour inside the run); the limit kills it."""
+    """Replication 1 hangs (sleeps an hour inside the run); the limit kills it."""
     store = tmp_path / "s.duckdb"
-    monkeypatch.setenv("KETASIM_TEST_FAULTS", "hang:baseline:0")
+    monkeypatch.setenv("KETASIM_TEST_FAULTS", "hang:baseline:1")
     started = time.monotonic()
     args = ["batch", "baseline", "-r", "2", *SMALL, "--workers", "1", "--run-timeout", "3"]
     code = cli.main([*args, "--store", str(store)])
@@ -64,11 +64,11 @@ def test_run_timeout_stops_a_stuck_run_and_the_rest_complete(tmp_path, capsys, m
     assert "1 ok, 0 failed, 1 timed out" in capsys.readouterr().out
     runs, _ = _runs(store)
     status = runs.set_index("replication")["status"].to_dict()
-    assert status == {0: "timeout", 1: "ok"}
-    assert "time limit of 3 s" in runs.set_index("replication").loc[0, "error"]
+    assert status == {0: "ok", 1: "timeout"}
+    assert "time limit of 3 s" in runs.set_index("replication").loc[1, "error"]
     # The run done in a child process is the same run as in this process.
-    direct = run("baseline", n_patients=300, days=60, seed=0, replication=1).summary
-    ok = runs.set_index("replication").loc[1]
+    direct = run("baseline", n_patients=300, days=60, seed=0, replication=0).summary
+    ok = runs.set_index("replication").loc[0]
     assert ok["integrated_delivery_rate"] == pytest.approx(direct["integrated_delivery_rate"])
     assert ok["qalys_per_patient"] == direct["qalys_per_patient"]
 
