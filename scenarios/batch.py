@@ -465,6 +465,9 @@ class Cluster:
                 host="127.0.0.1",
                 dashboard_address=None,
                 worker_dashboard_address=None,
+                # Even without a dashboard the scheduler serves health routes over HTTP, by
+                # default on port 8787 of every interface: keep it on loopback, any free port.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster, set_as_default=False)
