@@ -10,16 +10,24 @@ file), on top of a randomly chosen preset, and then made to respect the cross-fi
   start < end) are drawn together, the second above the first;
 * without therapy there is no integrated programme, bundle or coordination payment.
 
-Two deliberate narrowings, both inside the declared bounds, each with its reason:
+Deliberate narrowings, all inside the declared bounds, each with its reason:
 
 * ``SPEED_FLOORS``: dose, session and retry intervals are drawn from half a day up. Shorter
   intervals are valid but only multiply the number of events (a 0.001-day maintenance interval
   is a thousand doses a day); they make a CI run slow without exercising different code.
-* ``chair_hours_cover_one_dose``: a clinic's weekly chair-hours are kept at least the hours of
-  one dose. Below that, ``Prescriber.next_chair_time`` loops for ever (bug reported in
-  ``docs/reliability.md``; ``tests/test_properties.py::
-  test_clinic_with_fewer_chair_hours_than_one_dose_does_not_hang`` holds it). Drop the guard
-  when that bug is fixed.
+* ``KNOWN_BUG_RANGES`` and ``chair_hours_cover_one_dose``: the random search steps around the
+  bugs it has already found (docs/reliability.md, "Known bugs"), so that it keeps looking for
+  new ones instead of failing on the same ones every time. Each is pinned by a dedicated failing
+  test in ``tests/test_properties.py``; delete the guard when its bug is fixed:
+
+  - weekly chair-hours below the hours of one dose hang the model (bug 1,
+    ``test_clinic_with_fewer_chair_hours_than_one_dose_does_not_hang``);
+  - ``clinical.dur_relief_days`` near 0 crashes with OverflowError / ZeroDivisionError (bug 2,
+    ``test_tiny_relief_duration_does_not_crash``);
+  - ``clinical.rel_esketamine_relief`` above 1 pushes relief above 1 and severity below 0
+    (bug 3, ``test_esketamine_relief_multiplier_keeps_relief_within_one``);
+  - ``clinical.p_session_base_gain + p_session_synergy_gain`` above 1 drives layers below 0
+    (bug 4, ``test_session_gains_keep_layers_at_or_above_zero``): both are drawn from [0, 0.5].
 
 Hostile-input strategies (``hostile_values``, ``toml_documents``) draw what a careless or
 malicious user could put in a file: wrong types, NaN and infinities, huge numbers, control
@@ -85,6 +93,14 @@ SPEED_FLOORS = {
     ("patients", "dur_retry_days"): 0.5,
 }
 
+# Ranges used instead of the declared ones while a known bug stands (see module doc).
+KNOWN_BUG_RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("clinical", "dur_relief_days"): (1e-3, None),  # bug 2
+    ("clinical", "rel_esketamine_relief"): (None, 1.0),  # bug 3
+    ("clinical", "p_session_base_gain"): (None, 0.5),  # bug 4
+    ("clinical", "p_session_synergy_gain"): (None, 0.5),  # bug 4
+}
+
 # Small runs: big enough for every institution to act, small enough for CI.
 MIN_PATIENTS, MAX_PATIENTS = 100, 400
 MIN_DAYS, MAX_DAYS = 60, 200
@@ -125,6 +141,11 @@ def field_values(block: str, name: str, field: FieldInfo) -> st.SearchStrategy[A
     floor = SPEED_FLOORS.get((block, name))
     if floor is not None:
         low, low_open = max(low or 0.0, floor), False
+    guard_low, guard_high = KNOWN_BUG_RANGES.get((block, name), (None, None))
+    if guard_low is not None:
+        low, low_open = max(low or 0.0, guard_low), False
+    if guard_high is not None:
+        high, high_open = min(high, guard_high) if high is not None else guard_high, False
     if ann is int:
         lo = None if low is None else math.floor(low) + (1 if low_open else 0)
         hi = None if high is None else math.ceil(high) - (1 if high_open else 0)
@@ -267,7 +288,7 @@ def _respect_therapy_rule(base: Scenario, over: dict) -> None:
 
 
 def chair_hours_cover_one_dose(base: Scenario, over: dict) -> None:
-    """Keep weekly chair-hours >= the hours of one dose under any business model (see doc)."""
+    """Keep weekly chair-hours >= the hours of one dose under any business model (bug 1)."""
     p = {
         name: _effective(base, over, "prescribers", name)
         for name in (

@@ -702,6 +702,8 @@ def test_cli_run_with_hostile_file_writes_nothing(tmp_path, capsys, case):
     assert_cli_refused(code, out, err, path.name)
     assert not out_dir.exists(), "an output directory was created for bad input"
     assert _leftovers(tmp_path) == []
+    code, out, err = run_cli(capsys, ["scenarios", "show", str(path)])
+    assert_cli_refused(code, out, err, path.name)
     counter.passed("cli_run_hostile_files")
 
 

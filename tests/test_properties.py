@@ -166,6 +166,54 @@ def test_clinic_with_fewer_chair_hours_than_one_dose_does_not_hang():
     check_all(model)
 
 
+def test_tiny_relief_duration_does_not_crash():
+    """``clinical.dur_relief_days`` may be any value in (0, 3650]; a tiny one must not crash.
+
+    With 1e-300 the relief scale underflows: ``relief_at`` raises OverflowError (or
+    ZeroDivisionError when the scale rounds to 0) in the scalar path used at each dose
+    (agents/clinical.py ``relief_at`` via ``ClinicalState.relief_row``).
+    """
+    for value in (1e-300, 5e-324):
+        scenario = scenario_from_dict(
+            {"extends": "no_prior_auth", "clinical": {"dur_relief_days": value}}
+        )
+        model = build(scenario, n_patients=200, days=60, seed=0)
+        model.run()
+        check_all(model)
+
+
+def test_esketamine_relief_multiplier_keeps_relief_within_one():
+    """Relief is a share of b (0-1), whatever ``rel_esketamine_relief`` in its range [0, 2].
+
+    ``receive_dose`` passes ``sensitivity * rel_esketamine_relief`` (up to 2) to
+    ``relief_after_dose``, which assumes a share: relief reaches ~1.7, the felt behavioural
+    layer goes negative and severity drops below 0 on the 0-60 scale.
+    """
+    scenario = scenario_from_dict(
+        {"extends": "no_prior_auth", "clinical": {"rel_esketamine_relief": 2.0}}
+    )
+    model = build(scenario, n_patients=300, days=90, seed=1)
+    model.run()
+    check_all(model)
+
+
+def test_session_gains_keep_layers_at_or_above_zero():
+    """Layers stay in [0, 1] with session gains anywhere in their declared [0, 1] ranges.
+
+    ``session_gain`` returns ``base + synergy * plasticity``, which exceeds 1 when the two sum
+    above 1; ``apply_session`` then sets ``b * (1 - gain)`` < 0 (agents/clinical.py).
+    """
+    scenario = scenario_from_dict(
+        {
+            "extends": "integrated_ideal",
+            "clinical": {"p_session_base_gain": 0.5, "p_session_synergy_gain": 1.0},
+        }
+    )
+    model = build(scenario, n_patients=200, days=90, seed=0)
+    model.run()
+    check_all(model)
+
+
 def _extremes(field) -> list:
     """A field's declared extremes: the bounds, or just inside an open bound (and 1e-300)."""
     low, low_open, high, high_open = strat.bounds(field)
