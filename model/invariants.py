@@ -15,8 +15,8 @@ The checks mirror the guarantees listed in ``docs/reliability.md``:
 * layers, relief, severity, shares and rates stay within their ranges;
 * no pending event lies in the past, and every day up to now was sampled exactly once.
 
-Nothing here imports the model module (it would be circular for the model to check itself);
-``model`` is duck-typed.
+The model is read duck-typed (``model.model`` is not imported), so the model itself may call
+these checks while debugging without an import cycle.
 """
 
 from __future__ import annotations

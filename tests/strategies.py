@@ -56,8 +56,6 @@ from model.params import Scenario
 from model.trial import TrialProtocol
 from scenarios.loader import load_scenario, preset_names, scenario_from_dict
 
-__all__ = ["preset_names"]  # re-exported for the tests
-
 # The blocks a random scenario overrides (DESIGN §6), and the metrics definitions.
 BLOCKS = (
     "policy",

@@ -45,10 +45,14 @@ from scenarios.loader import (
     scenario_from_dict,
 )
 
+# CI: 150 examples a test, the same every run (derandomized); KETASIM_FUZZ_EXAMPLES=N runs N
+# fresh random examples instead (a longer local search).
+RANDOM_SEARCH = "KETASIM_FUZZ_EXAMPLES" in os.environ
 FUZZ_EXAMPLES = int(os.environ.get("KETASIM_FUZZ_EXAMPLES", "150"))
 FUZZ_SETTINGS = settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
+    derandomize=not RANDOM_SEARCH,
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture,

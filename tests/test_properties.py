@@ -31,7 +31,7 @@ from model.invariants import check_all
 from model.model import KetasimModel
 from model.params import Scenario
 from scenarios.api import build, scenario_from_dict
-from scenarios.loader import ScenarioError
+from scenarios.loader import ScenarioError, preset_names
 
 # CI budget: 30 examples a property, the same ones every run (derandomized: CI is reproducible
 # and a red build means the code changed). KETASIM_PROPERTY_EXAMPLES=N runs N fresh random
@@ -132,7 +132,7 @@ def test_same_seed_gives_identical_outputs_however_the_run_is_chunked(scenario, 
 
 @settings(max_examples=10, deadline=None, derandomize=not RANDOM_SEARCH)
 @given(
-    preset=st.sampled_from(strat.preset_names()),
+    preset=st.sampled_from(preset_names()),
     seed=st.integers(0, 2**63 - 1),
 )
 def test_replications_differ_but_each_is_reproducible(preset, seed):
