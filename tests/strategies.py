@@ -341,6 +341,8 @@ def stop_times(draw: st.DrawFn, days: int) -> list[float]:
         st.lists(
             st.one_of(
                 st.integers(1, days).map(float),
+                # Just before a whole day: the day's sample must not have run yet.
+                st.integers(2, days).map(lambda k: math.nextafter(float(k), 0.0)),
                 st.floats(0.01, float(days), allow_nan=False),
                 st.sampled_from([91.25, 182.5]).filter(lambda t: t <= days),
             ),
