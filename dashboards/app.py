@@ -31,15 +31,56 @@ TITLE = "ketasim: ketamine-assisted therapy and the institutions that deliver it
 
 @solara.component
 def Layout(children: list | None = None) -> None:
-    """App bar with page tabs; owns this browser session's state."""
+    """App bar with one button per page; owns this browser session's state.
+
+    Pages stay mounted once visited and are hidden, not removed, when another page is shown:
+    removing a page closes its plotly widgets while the browser may still be sending them
+    resize events ("no comm channel defined" errors), and an Explore run keeps its charts.
+    ``children`` (the routed page Solara would render) is therefore not used.
+    """
     session = solara.use_memo(ExploreSession, [])
     SESSION.provide(session)
-    solara.Title("ketasim")
-    solara.AppLayout(children=children or [], title=TITLE, color="#37474f")
+    current, all_routes = solara.use_route()
+    visited = solara.use_ref(set())
+    visited.current.add(current.path)
+    del children
+    with solara.AppLayout(title=TITLE, navigation=False, color="#37474f"):
+        PageButtons(current, all_routes)
+        for route in all_routes:
+            if route.path not in visited.current:
+                continue
+            active = route is current
+            # Keys like "/" clash with reacton's own key paths: name the page instead.
+            key = f"page-{route.path.strip('/') or 'explore'}"
+            with solara.Div(style={"display": "block" if active else "none"}).key(key):
+                if route.component is ExplorePage:
+                    ExplorePage(active=active)
+                else:
+                    route.component()
+
+
+@solara.component
+def PageButtons(current: solara.Route, all_routes: list[solara.Route]) -> None:
+    """One button per page in the app bar; the current one underlined."""
+    with solara.AppBar():
+        for route in all_routes:
+            active = route is current
+            with solara.Link(solara.resolve_path(route)):
+                solara.Button(
+                    route.label,
+                    text=True,
+                    classes=["page-link"],
+                    style={
+                        "color": "white",
+                        "font-weight": "bold" if active else "normal",
+                        "border-bottom": "2px solid white" if active else "none",
+                    },
+                )
 
 
 routes = [
-    solara.Route(path="/", component=ExplorePage, label="Explore"),
+    # The root route's layout wraps its siblings too: one Layout, one session, for every page.
+    solara.Route(path="/", component=ExplorePage, label="Explore", layout=Layout),
     solara.Route(path="compare", component=ComparePage, label="Compare"),
     solara.Route(path="learn", component=LearnPage, label="Learn"),
 ]

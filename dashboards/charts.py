@@ -66,15 +66,12 @@ def _layout(fig: go.Figure, title: str, height: int = _HEIGHT, **kwargs) -> go.F
 
 
 def _note(fig: go.Figure, text: str) -> go.Figure:
-    fig.add_annotation(
-        text=text,
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0.5,
-        showarrow=False,
-        font={"size": 13, "color": "#777"},
-    )
+    """Say why a figure is empty, in its title.
+
+    Not an annotation: the dashboard updates a plotly widget in place, which merges layouts, so
+    an annotation would stay after data arrive; the title is always replaced.
+    """
+    fig.update_layout(title_text=f"{fig.layout.title.text} ({text})")
     return fig
 
 
@@ -129,14 +126,9 @@ def delivery_rate_figure(daily: pd.DataFrame) -> go.Figure:
         )
     last = daily["integrated_delivery_rate"].dropna()
     if not last.empty:
-        fig.add_annotation(
-            x=daily.loc[last.index[-1], "day"],
-            y=float(last.iloc[-1]),
-            text=f"{float(last.iloc[-1]):.0%}",
-            showarrow=False,
-            xanchor="left",
-            yanchor="bottom",
-            font={"size": 14, "color": PATHWAY_COLOURS["integrated"]},
+        # The headline number goes in the title, not in an annotation (see ``_note``).
+        fig.update_layout(
+            title_text=f"Integrated delivery rate: {float(last.iloc[-1]):.0%} of doses so far"
         )
     return fig
 
@@ -283,8 +275,6 @@ def delay_histogram_figure(
         fillcolor=PATHWAY_COLOURS["integrated"],
         opacity=0.08,
         line_width=0,
-        annotation_text="counted window",
-        annotation_position="top left",
         exclude_empty_subplots=False,  # drawn before the traces, and when there are none
     )
     if delays.empty:

@@ -408,11 +408,13 @@ def LeverControl(lever: Lever, value: Any, on_change: Callable[[Any], None]) -> 
                     value=format_value(lever, value), values=list(lever.choices), on_value=submit
                 )
             case LeverKind.FLOAT | LeverKind.INT:
+                # The label sits above the slider: a Vuetify slider label does not wrap.
+                solara.Text(lever.label, style={"font-size": "0.85rem"})
                 with solara.Row(gap="8px", style={"align-items": "center"}):
                     with solara.Column(style={"flex": "1 1 auto", "min-width": "0"}):
                         if lever.kind is LeverKind.INT:
                             solara.SliderInt(
-                                label=lever.label,
+                                label="",
                                 value=int(shown),
                                 min=int(lever.lo),
                                 max=int(lever.hi),
@@ -421,7 +423,7 @@ def LeverControl(lever: Lever, value: Any, on_change: Callable[[Any], None]) -> 
                             )
                         else:
                             solara.SliderFloat(
-                                label=lever.label,
+                                label="",
                                 value=shown,
                                 min=lever.lo,
                                 max=lever.hi,
@@ -579,11 +581,19 @@ def Panels(session: ExploreSession) -> None:
 
 
 @solara.component
-def ExplorePage() -> None:
-    """The Explore page: levers in the sidebar, controls and panels in the main area."""
+def ExplorePage(active: bool = True) -> None:
+    """The Explore page: levers in the sidebar, controls and panels in the main area.
+
+    Args:
+        active: Whether the page is shown (a hidden page gives the sidebar to the shown one).
+    """
     session = use_session()
-    with solara.Sidebar():
-        SettingsPanel(session)
+    # Read the reactive settings so the scenario line follows them (``session.scenario`` is a
+    # plain attribute, replaced together with these).
+    _ = (session.preset.value, session.levers.value, session.run.value)
+    if active:
+        with solara.Sidebar():
+            SettingsPanel(session)
     with solara.Column(style={"padding": "8px"}):
         Prose(
             f"<b>Scenario:</b> <code>{html.escape(session.scenario.name)}</code> · "
