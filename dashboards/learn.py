@@ -12,43 +12,24 @@ only lays it out. A bad lesson file is shown as a one-line error; the other less
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
-from dashboards.lesson_charts import label
 from dashboards.lessons import (
     LESSON_DIR,
     Lesson,
     LessonResult,
+    format_value,
     lesson_figure,
     load_lessons,
+    metric_name,
     run_lesson,
 )
 
 VERDICTS = ("lower", "same", "higher")
-
-
-def _fmt(metric: str, value: float | None) -> str:
-    """A number as a class would read it."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not reached" if metric == "median_days_to_relapse" else "n/a"
-    base = metric.split("@")[0]
-    if base.startswith(("share_", "response_rate", "remission_rate", "responders_")) or base in {
-        "integrated_delivery_rate",
-        "durable_remission_rate",
-        "relapse_rate_180d",
-        "fragmentation_index",
-    }:
-        return f"{value:.1%}"
-    if base.startswith(("spend_", "pharma_", "cost_")):
-        return f"${value:,.0f}"
-    if base in {"mean_b", "mean_r", "mean_n"}:
-        return f"{value:.3f}"
-    return f"{value:,.1f}"
 
 
 def _text(tag: str, text: str, classes: list[str] | None = None, strong: str = "") -> None:
@@ -62,11 +43,6 @@ def _text(tag: str, text: str, classes: list[str] | None = None, strong: str = "
     if strong:
         body = f"<strong>{html.escape(strong)}</strong> {body}"
     solara.HTML(tag=tag, unsafe_innerHTML=body, classes=classes or [])
-
-
-def _metric_name(metric: str) -> str:
-    base, _, day = metric.partition("@")
-    return f"{label(base)} (day {day})" if day else label(base)
 
 
 @solara.component
@@ -85,8 +61,8 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
             metric = spec.prediction.metric
             _text(
                 "p",
-                f"{_metric_name(metric)}: {spec.a.label} {_fmt(metric, result.value_a)}, "
-                f"{spec.b.label} {_fmt(metric, result.value_b)} "
+                f"{metric_name(metric)}: {spec.a.label} {format_value(metric, result.value_a)}, "
+                f"{spec.b.label} {format_value(metric, result.value_b)} "
                 f"(differences within {spec.prediction.tolerance:g} count as the same).",
             )
     if result.verdict is None:
@@ -98,9 +74,9 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
     esc = html.escape
     cells = "".join(
-        f"<tr><td>{esc(_metric_name(m))}</td>"
-        f"<td style='text-align:right'>{esc(_fmt(m, result.a.scalars.get(m)))}</td>"
-        f"<td style='text-align:right'>{esc(_fmt(m, result.b.scalars.get(m)))}</td></tr>"
+        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<td style='text-align:right'>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
+        f"<td style='text-align:right'>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics
     )
     solara.HTML(

@@ -13,8 +13,11 @@ lesson's ``prediction.metric`` compared with arm A's), never written in the file
 from __future__ import annotations
 
 import functools
+import html
 import math
+import os
 import re
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable
@@ -689,3 +692,179 @@ def lesson_figure(result: LessonResult) -> go.Figure:
             return lesson_charts.silo_spend(frame, chart.title, order)
         case _:
             raise ValueError(f"unhandled chart kind {chart.kind}")
+
+
+# ------------------------------------------------------------------------------------------
+# Offline HTML report (``ketasim lesson NAME --report FILE.html``)
+# ------------------------------------------------------------------------------------------
+
+_REPORT_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #222; }
+h1 { font-size: 1.6rem; } .question { font-size: 1.15rem; }
+.options label { display: block; margin: .4rem 0; cursor: pointer; }
+details { margin-top: 1.5rem; border-top: 1px solid #ccc; padding-top: 1rem; }
+summary { font-weight: bold; cursor: pointer; font-size: 1.1rem; }
+table { border-collapse: collapse; margin: 1rem 0; }
+td, th { padding: .25rem .8rem; border-bottom: 1px solid #eee; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+.answer { display: flex; gap: 1rem; } .answer div { flex: 1; background: #f5f7fa;
+          padding: .6rem 1rem; border-radius: 6px; }
+.source, .meta { color: #555; font-size: .9rem; }
+"""
+
+# Shows the option the class chose beside the answer, and resizes the chart once the answer is
+# revealed (plotly cannot measure a container inside a closed <details>).
+_REPORT_JS = """
+document.getElementById('answer').addEventListener('toggle', function () {
+  var picked = document.querySelector('input[name=prediction]:checked');
+  document.getElementById('guess').textContent = picked
+    ? picked.parentElement.textContent.trim() : '(no prediction chosen above)';
+  document.querySelectorAll('.js-plotly-plot').forEach(function (el) {
+    window.Plotly.Plots.resize(el);
+  });
+});
+"""
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric value as a class would read it (shares as %, money as USD)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not reached" if metric == "median_days_to_relapse" else "n/a"
+    base = metric.split("@")[0]
+    shares = {"integrated_delivery_rate", "durable_remission_rate", "relapse_rate_180d"}
+    if (
+        base in shares
+        or base == "fragmentation_index"
+        or base.startswith(("share_", "response_rate", "remission_rate", "responders_"))
+    ):
+        return f"{value:.1%}"
+    if base.startswith(("spend_", "pharma_", "cost_")):
+        return f"${value:,.0f}"
+    if base in LAYER_COLUMNS:
+        return f"{value:.3f}"
+    return f"{value:,.1f}"
+
+
+def metric_name(metric: str) -> str:
+    """A readable name for a prediction or ``numbers`` metric (``name@day`` included)."""
+    base, _, day = metric.partition("@")
+    return f"{lesson_charts.label(base)} (day {day})" if day else lesson_charts.label(base)
+
+
+def report_html(result: LessonResult) -> str:
+    """A self-contained HTML page of one lesson, for teaching without a server.
+
+    The page holds the question and the prediction options (radio buttons the class can use),
+    and, behind a "reveal" fold, the chart, the simulation's answer beside the class's choice,
+    the numbers, the explanation and its source. plotly.js is inlined: the page opens offline.
+    """
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    spec = result.lesson.spec
+    esc = html.escape
+
+    def para(text: str) -> str:
+        return esc(" ".join(text.split()))
+
+    chart = pio.to_html(
+        lesson_figure(result),
+        full_html=False,
+        include_plotlyjs=False,
+        config={"displaylogo": False, "responsive": True},
+    )
+    options = "".join(
+        f'<label><input type="radio" name="prediction" value="{key}"> '
+        f"{para(getattr(spec.prediction, key))}</label>"
+        for key in ("lower", "same", "higher")
+    )
+    metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
+    rows = "".join(
+        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<td>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
+        f"<td>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
+        for m in metrics
+    )
+    metric = spec.prediction.metric
+    kind = "virtual trial" if spec.kind == "trial" else "simulated year"
+    if result.lesson.scenarios is not None:
+        run = result.lesson.scenarios[0].run
+        size = f"{run.n_patients:,} patients x {run.days} days per arm, seed {run.seed}, paired"
+    else:
+        size = f"{result.a.series.shape[0] - 1} days of follow-up per arm"
+        if result.lesson.protocols is not None:
+            size = f"{result.lesson.protocols[0].n_patients:,} patients, " + size
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ketasim lesson: {esc(spec.title)}</title>
+<style>{_REPORT_CSS}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head><body>
+<h1>{esc(spec.title)}</h1>
+<p class="question"><strong>Question.</strong> {para(spec.question)}</p>
+<p><strong>Compares:</strong> {esc(spec.a.label)} (A) against {esc(spec.b.label)} (B),
+one {kind} each.</p>
+<p><strong>Prediction.</strong> Before revealing the answer, the class chooses one:</p>
+<form class="options">{options}</form>
+<details id="answer"><summary>Reveal the answer</summary>
+{chart}
+<div class="answer">
+<div><strong>Your class predicted</strong><p id="guess"></p></div>
+<div><strong>The simulation says</strong><p class="verdict">{para(result.answer_text)}</p>
+<p>{esc(metric_name(metric))}: {esc(spec.a.label)} {esc(format_value(metric, result.value_a))},
+{esc(spec.b.label)} {esc(format_value(metric, result.value_b))} (differences within
+{spec.prediction.tolerance:g} count as the same).</p></div>
+</div>
+<table><tr><th></th><th>{esc(spec.a.label)}</th><th>{esc(spec.b.label)}</th></tr>{rows}</table>
+<h2>Why</h2>
+<p class="explanation">{para(spec.explanation)}</p>
+<p class="source"><strong>Source:</strong> {para(spec.source)}</p>
+<p class="meta">ketasim lesson {esc(result.lesson.name)}: {esc(size)};
+ran in {result.seconds:.1f} s.</p>
+</details>
+<script type="text/javascript">{_REPORT_JS}</script>
+</body></html>
+"""
+
+
+def check_report_path(path: str | Path) -> Path:
+    """Check, before anything runs, that a report can be written at ``path``.
+
+    Raises:
+        LessonError: The folder does not exist, or the path is a folder.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise LessonError(f"--report {out}: is a directory")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise LessonError(f"--report {out}: folder {parent} does not exist")
+    return out
+
+
+def write_report(result: LessonResult, path: str | Path) -> Path:
+    """Write the lesson's offline HTML page to ``path`` in one step (never half-written).
+
+    Raises:
+        LessonError: The file cannot be written.
+    """
+    out = check_report_path(path)
+    text = report_html(result)
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=out.resolve().parent, suffix=".tmp", delete=False
+        ) as fh:
+            fh.write(text)
+            tmp = Path(fh.name)
+    except OSError as exc:
+        raise LessonError(f"--report {out}: cannot write: {exc.strerror or exc}") from None
+    try:
+        # NamedTemporaryFile creates the file private (0600); a report is for sharing.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LessonError(f"--report {out}: cannot write: {exc.strerror or exc}") from None
+    return out

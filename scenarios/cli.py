@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 # (The CLI is the top-level wiring, so it may import from dashboards as well as scenarios.)
 # --- command modules: one import line each ---
 import scenarios.experiments_cli  # noqa: E402, F401, I001
+import dashboards.lesson_cli  # noqa: E402, F401
 # --- end of command modules ---
 
 
