@@ -84,11 +84,11 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure
 
 
 def trial_curve(frame: pd.DataFrame, metric: str, title: str) -> go.Figure:
-    """Response (or remission) over days since the first dose, one line per trial arm.
+    """Response, remission or mean severity over days since the first dose, one line per arm.
 
     Args:
-        frame: Columns ``arm``, ``day`` and ``metric`` (a share, 0-1).
-        metric: ``response_rate`` or ``remission_rate``.
+        frame: Columns ``arm``, ``day`` and ``metric``.
+        metric: ``response_rate``, ``remission_rate`` (shares) or ``mean_severity`` (0-60).
         title: Chart title.
     """
     fig = go.Figure()
@@ -103,7 +103,8 @@ def trial_curve(frame: pd.DataFrame, metric: str, title: str) -> go.Figure:
                 line={"color": ARM_COLOURS[i % 2], "width": 3},
             )
         )
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    if metric in _SHARE_METRICS:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return _layout(fig, title, "Days since the first dose", label(metric))
 
 
