@@ -18,6 +18,7 @@ plasticity pulse). Clinical state is advanced lazily, in closed form, between ev
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import numpy as np
@@ -217,6 +218,50 @@ class ClinicalParams(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------
+# Element-wise helpers: NumPy for arrays, plain floats otherwise.
+#
+# The agent-based model updates one patient at a time, where NumPy's per-call overhead (about a
+# microsecond) would dominate; the trial runner and the daily sample work on whole arrays. These
+# helpers keep one implementation of every formula for both.
+# ------------------------------------------------------------------------------------------
+
+
+_ND = np.ndarray
+
+
+def _is_array(x) -> bool:
+    return type(x) is _ND
+
+
+def _exp(x):
+    return np.exp(x) if type(x) is _ND else math.exp(x)
+
+
+def _maximum(a, b):
+    if type(a) is _ND or type(b) is _ND:
+        return np.maximum(a, b)
+    return a if a >= b else b
+
+
+def _minimum(a, b):
+    if type(a) is _ND or type(b) is _ND:
+        return np.minimum(a, b)
+    return a if a <= b else b
+
+
+def _clip(x, lo, hi):
+    if type(x) is _ND:
+        return np.clip(x, lo, hi)
+    return lo if x < lo else hi if x > hi else x
+
+
+def _where(cond, a, b):
+    if type(cond) is _ND or type(a) is _ND or type(b) is _ND:
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
+# ------------------------------------------------------------------------------------------
 # Severity and outcome
 # ------------------------------------------------------------------------------------------
 
@@ -249,7 +294,7 @@ def relief_scale(n_course_doses, rel_dur, p: ClinicalParams):
     Repeated doses prolong relief (single dose: about a week, Han 2016; six-infusion series:
     median relapse 18 days, Murrough 2013), capped after ``n_course_dose_cap`` doses.
     """
-    extra = np.minimum(np.maximum(n_course_doses, 1), p.n_course_dose_cap) - 1
+    extra = _minimum(_maximum(n_course_doses, 1), p.n_course_dose_cap) - 1
     return p.dur_relief_days * rel_dur * (1.0 + p.rel_relief_dur_per_dose * extra)
 
 
@@ -259,15 +304,24 @@ def relief_at(relief_last, dt_since_dose, n_course_doses, rel_dur, p: ClinicalPa
     A Weibull survival curve: a plateau for some days, then a fall, matching the slow decline
     from 24 h to day 7 and the steep one to day 14 of single-dose data (Han 2016).
     """
-    dt = np.maximum(dt_since_dose, 0.0)
-    scale = relief_scale(n_course_doses, rel_dur, p)
-    return relief_last * np.exp(-((dt / scale) ** p.shape_relief))
+    dt = _maximum(dt_since_dose, 0.0)
+    # A scale of a few femtodays or less (legal, if silly) would overflow the power or divide by
+    # zero. Capping the ratio at 1e6 changes nothing: with shape >= 0.5, exp(-1e6 ** shape)
+    # already underflows to exactly 0.
+    scale = _maximum(relief_scale(n_course_doses, rel_dur, p), 1e-300)
+    ratio = _minimum(dt / scale, 1e6)
+    return relief_last * _exp(-(ratio**p.shape_relief))
 
 
 def relief_after_dose(relief_now, sensitivity, p: ClinicalParams):
-    """Relief just after a dose: the larger of the two, plus a partial stacking of the other."""
-    hi = np.maximum(relief_now, sensitivity)
-    lo = np.minimum(relief_now, sensitivity)
+    """Relief just after a dose: the larger of the two, plus a partial stacking of the other.
+
+    ``sensitivity`` (the patient's response times a drug's relief multiplier) is capped at 1:
+    relief is a share of b, so a multiplier above 1 can at most give full relief.
+    """
+    sensitivity = _minimum(sensitivity, 1.0)
+    hi = _maximum(relief_now, sensitivity)
+    lo = _minimum(relief_now, sensitivity)
     return 1.0 - (1.0 - hi) * (1.0 - p.p_relief_stacking * lo)
 
 
@@ -287,14 +341,24 @@ def plasticity_pulse(dt_since_dose, p: ClinicalParams):
     Zero before the dose and through the acute dissociative phase, rising linearly to 1 at the
     peak (~24 h), then halving every ``dur_plasticity_half_life_days``.
     """
-    dt = np.asarray(dt_since_dose, dtype=float)
+    if not isinstance(dt_since_dose, np.ndarray):
+        dt = float(dt_since_dose)
+        if not (dt >= 0.0 and math.isfinite(dt)):  # before the dose, or no dose (NaN)
+            return 0.0
+        if dt < p.dur_plasticity_peak_days:
+            rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
+            return _clip(rising, 0.0, 1.0)
+        return math.exp(
+            -math.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
+        )
+    dt = dt_since_dose.astype(float, copy=False)
     rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
-    falling = np.exp(
-        -np.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
-    )
-    out = np.where(dt < p.dur_plasticity_peak_days, np.clip(rising, 0.0, 1.0), falling)
-    out = np.where(np.isfinite(dt) & (dt >= 0.0), out, 0.0)
-    return out if out.ndim else float(out)
+    with np.errstate(invalid="ignore"):
+        falling = np.exp(
+            -np.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
+        )
+        out = np.where(dt < p.dur_plasticity_peak_days, np.clip(rising, 0.0, 1.0), falling)
+        return np.where(np.isfinite(dt) & (dt >= 0.0), out, 0.0)
 
 
 def plasticity(t, dose_times, p: ClinicalParams):
@@ -305,6 +369,9 @@ def plasticity(t, dose_times, p: ClinicalParams):
         dose_times: Times of recent doses, days; NaN for none. Shape (K,) or (N, K).
         p: Clinical parameters.
     """
+    if not _is_array(t) and not (_is_array(dose_times) and dose_times.ndim == 2):
+        total = sum(plasticity_pulse(t - float(d), p) for d in dose_times)
+        return _minimum(total, 1.0)
     dose_times = np.asarray(dose_times, dtype=float)
     t_arr = np.asarray(t, dtype=float)
     if dose_times.ndim == 2:
@@ -334,15 +401,16 @@ def session_gain(plasticity_now, acute, p: ClinicalParams):
     """Proportional structural gain of one session: ``base + synergy * p(s)``.
 
     In the acute phase the session gains only a fraction of the base gain: the patient is
-    dissociated and the window is not yet open.
+    dissociated and the window is not yet open. The gain is a share of the layer's distance
+    still to go, so it is capped at 1 when base and synergy gains sum above 1.
     """
-    gain = p.p_session_base_gain + p.p_session_synergy_gain * plasticity_now
-    return np.where(acute, p.p_acute_session_gain * p.p_session_base_gain, gain)
+    gain = _minimum(p.p_session_base_gain + p.p_session_synergy_gain * plasticity_now, 1.0)
+    return _where(acute, p.p_acute_session_gain * p.p_session_base_gain, gain)
 
 
 def loosening(value, baseline):
     """How far a layer has moved from its baseline (0 = not at all, 1 = fully)."""
-    return np.clip((baseline - value) / np.maximum(baseline, 1e-9), 0.0, 1.0)
+    return _clip((baseline - value) / _maximum(baseline, 1e-9), 0.0, 1.0)
 
 
 def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: ClinicalParams):
@@ -357,13 +425,13 @@ def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: Clinica
         The new structural (b, r, n).
     """
     gain = session_gain(plasticity_now, acute, p)
-    gate_r = np.maximum(loosening(effective_b(b, relief), b0), p.p_gate_floor)
+    gate_r = _maximum(loosening(effective_b(b, relief), b0), p.p_gate_floor)
     new_b = b * (1.0 - gain)
     new_r = r * (1.0 - gain * gate_r)
-    gate_n = np.maximum(loosening(new_r, r0), p.p_gate_floor)
+    gate_n = _maximum(loosening(new_r, r0), p.p_gate_floor)
     new_n = n * (1.0 - gain * gate_n)
-    new_n = np.where(acute, new_n + p.p_acute_narrative_harm * (1.0 - new_n), new_n)
-    return new_b, new_r, np.minimum(new_n, 1.0)
+    new_n = _where(acute, new_n + p.p_acute_narrative_harm * (1.0 - new_n), new_n)
+    return new_b, new_r, _minimum(new_n, 1.0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -373,13 +441,13 @@ def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: Clinica
 
 def stabilisation(n, n0, p: ClinicalParams):
     """Multiplier (0-1] on drift and stress hazard: narrative change stabilises the reset."""
-    change = np.minimum(loosening(n, n0) / p.p_full_narrative_change, 1.0)
+    change = _minimum(loosening(n, n0) / p.p_full_narrative_change, 1.0)
     return 1.0 - p.p_narrative_stabilisation * change
 
 
 def drift(value, baseline, dt, stab, p: ClinicalParams):
     """Structural value after ``dt`` days of drift back toward its baseline (closed form)."""
-    return baseline - (baseline - value) * np.exp(-p.rate_drift_per_day * stab * dt)
+    return baseline - (baseline - value) * _exp(-p.rate_drift_per_day * stab * dt)
 
 
 def stress_setback(value, baseline, p: ClinicalParams):
@@ -403,7 +471,7 @@ def p_attend(adherence, relief, integrated, p: ClinicalParams):
     Fast relief lowers the motivation to do the work; an integrated programme's preparation
     removes most of that effect.
     """
-    k = p.p_relief_disengagement * np.where(integrated, 1.0 - p.p_preparation_effect, 1.0)
+    k = p.p_relief_disengagement * _where(integrated, 1.0 - p.p_preparation_effect, 1.0)
     return adherence * (1.0 - k * relief)
 
 

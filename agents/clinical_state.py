@@ -81,7 +81,7 @@ class ClinicalState:
         self.t_update[idx] = t
 
     def apply_stress(self, t, idx) -> None:
-        """Apply a life stress event at time ``t`` to rows ``idx`` (already advanced)."""
+        """Apply a life stress event at time(s) ``t`` to rows ``idx``."""
         self.advance(t, idx)
         self.b[idx] = cm.stress_setback(self.b[idx], self.b0[idx], self.p)
         self.r[idx] = cm.stress_setback(self.r[idx], self.r0[idx], self.p)
@@ -112,12 +112,99 @@ class ClinicalState:
         stab = cm.stabilisation(self.n[rows], self.n0[rows], self.p)
         accept = rng.random(rows.size) < stab
         hit = rows[accept]
-        for when_t in np.unique(when[accept]):
-            sel = hit[when[accept] == when_t]
-            self.apply_stress(float(when_t), sel)
+        # Each row at its own event time; a row appears once per pass.
+        self.apply_stress(when[accept], hit)
         gaps = rng.exponential(1.0 / self.p.rate_stress_per_day, rows.size)
         self.next_stress[rows] = when + gaps
+        if np.any(self.next_stress[rows] <= t):
+            # Two candidate events inside one interval: take the later ones in a second pass.
+            later = np.zeros(len(self), dtype=bool)
+            later[rows] = True
+            hit = np.concatenate([hit, self.stress_due(t, rng, later)])
         return hit
+
+    # -- one row at a time (the agent-based model's events) ------------------------------
+    # Plain floats: NumPy's per-call overhead would dominate single-row updates.
+
+    def relief_row(self, t: float, i: int) -> float:
+        """Acute relief on b of row ``i`` at time ``t``."""
+        last = float(self.t_last_dose[i])
+        if last != last:  # NaN: never dosed
+            return 0.0
+        return cm.relief_at(
+            float(self.relief_last[i]),
+            t - last,
+            int(self.n_course[i]),
+            float(self.rel_dur[i]),
+            self.p,
+        )
+
+    def advance_row(self, t: float, i: int) -> tuple[float, float, float]:
+        """Advance row ``i`` to time ``t`` by drift; returns its structural (b, r, n)."""
+        b, r, n = float(self.b[i]), float(self.r[i]), float(self.n[i])
+        dt = t - float(self.t_update[i])
+        if dt > 0.0:
+            p = self.p
+            n0 = float(self.n0[i])
+            stab = cm.stabilisation(n, n0, p)
+            b = cm.drift(b, float(self.b0[i]), dt, stab, p)
+            r = cm.drift(r, float(self.r0[i]), dt, stab, p)
+            n = cm.drift(n, n0, dt, stab, p)
+            self.b[i], self.r[i], self.n[i] = b, r, n
+        self.t_update[i] = t
+        return b, r, n
+
+    def severity_row(self, t: float, i: int) -> float:
+        """Severity (0-60) of row ``i`` at time ``t`` (without changing its state)."""
+        p = self.p
+        n = float(self.n[i])
+        n0 = float(self.n0[i])
+        dt = max(t - float(self.t_update[i]), 0.0)
+        stab = cm.stabilisation(n, n0, p)
+        b = cm.drift(float(self.b[i]), float(self.b0[i]), dt, stab, p)
+        r = cm.drift(float(self.r[i]), float(self.r0[i]), dt, stab, p)
+        n = cm.drift(n, n0, dt, stab, p)
+        return cm.severity(cm.effective_b(b, self.relief_row(t, i)), r, n, p)
+
+    def dose_row(self, t: float, i: int, rel_relief: float) -> None:
+        """A dose at time ``t`` for row ``i`` (same maths as ``dose``)."""
+        p = self.p
+        b, _, _ = self.advance_row(t, i)
+        last = float(self.t_last_dose[i])
+        relief_now = self.relief_row(t, i)
+        new_course = last != last or t - last > p.dur_course_gap_days
+        self.n_course[i] = 1 if new_course else int(self.n_course[i]) + 1
+        self.relief_last[i] = cm.relief_after_dose(
+            relief_now, float(self.sensitivity[i]) * rel_relief, p
+        )
+        self.t_last_dose[i] = t
+        self.b[i] = cm.spontaneous_gain(b, p)
+        ring = self.dose_ring[i]
+        ring[1:] = ring[:-1].copy()
+        ring[0] = t
+
+    def session_row(self, t: float, i: int) -> None:
+        """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``)."""
+        p = self.p
+        b, r, n = self.advance_row(t, i)
+        last = float(self.t_last_dose[i])
+        sens = float(self.sensitivity[i])
+        p_now = cm.plasticity(t, self.dose_ring[i].tolist(), p) * sens
+        acute = last == last and 0.0 <= t - last < p.dur_acute_days
+        self.b[i], self.r[i], self.n[i] = cm.apply_session(
+            b,
+            r,
+            n,
+            float(self.b0[i]),
+            float(self.r0[i]),
+            float(self.n0[i]),
+            self.relief_row(t, i),
+            p_now,
+            acute,
+            p,
+        )
+
+    # -- many rows at once (the trial runner) ----------------------------------------------
 
     def dose(self, t: float, i, rel_relief: float) -> None:
         """A ketamine or esketamine dose at time ``t`` for row(s) ``i``."""

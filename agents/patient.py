@@ -272,16 +272,19 @@ class Patient(mesa.Agent):
         rng = self.model.streams["choice"]
         params = self.params
         best_u, best = params.u_outside_option, None
-        for clinic in self.model.candidate_clinics(rng, params.n_candidate_clinics):
+        clinics = self.model.candidate_clinics(rng, params.n_candidate_clinics)
+        # One taste shock per option (clinics, then therapy alone), drawn at once.
+        noise = rng.gumbel(size=len(clinics) + 1).tolist()
+        for clinic, shock in zip(clinics, noise, strict=False):
             option = self._value_clinic(clinic, now)
             if option is None:
                 continue
-            u = option[0] + rng.gumbel()
+            u = option[0] + shock
             if u > best_u:
                 best_u, best = u, (clinic, option[1])
         if self.model.scenario.policy.therapy_available:
             oop = self._therapy_oop_per_session() * params.n_therapy_course
-            u = params.u_therapy_only - oop / self._oop_scale() + rng.gumbel()
+            u = params.u_therapy_only - oop / self._oop_scale() + noise[-1]
             if u > best_u:
                 best_u, best = u, (None, now)
         if best is None:
@@ -454,7 +457,7 @@ class Patient(mesa.Agent):
             return
         esk = self._uses_esketamine(self.prescriber.business_model)
         rel = self.model.scenario.clinical.rel_esketamine_relief if esk else 1.0
-        self.model.population.clinical.dose(now, self.idx, rel)
+        self.model.population.clinical.dose_row(now, self.idx, rel)
         self.model.bill_dose(self, now, esk)
         self.model.record_dose(self, now)
         self.doses_given += 1
@@ -573,7 +576,7 @@ class Patient(mesa.Agent):
             return
         now = self.model.time
         pop = self.model.population
-        relief = pop.clinical.relief(now, self.idx)
+        relief = pop.clinical.relief_row(now, self.idx)
         p = cm.p_attend(
             self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical
         )
@@ -588,7 +591,7 @@ class Patient(mesa.Agent):
         if not self.model.bill_session(self, now):
             self._stop_therapy(DropReason.COST)
             return
-        pop.clinical.session(now, self.idx)
+        pop.clinical.session_row(now, self.idx)
         self.model.record_session(self, now)
         if self.therapist is not None and self.integrated_sessions:
             self.therapist.integration_sessions += 1

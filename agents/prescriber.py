@@ -159,10 +159,18 @@ class Prescriber(mesa.Agent):
 
     # -- capacity ----------------------------------------------------------------------
     def next_chair_time(self, earliest: float, hours: float | None = None) -> float:
-        """Earliest time at or after ``earliest`` whose week has room for one dose."""
+        """Earliest time at or after ``earliest`` whose week has room for one dose.
+
+        An empty week always takes one dose, even one longer than the week's chair-hours: a
+        clinic that open fewer hours than a dose lasts overruns its week rather than never
+        dosing (assumption; without it the search would never end).
+        """
         need = self.hours_per_dose() if hours is None else hours
         week = int(earliest // DAYS_PER_WEEK)
-        while self.booked_hours.get(week, 0.0) + need > self.capacity_hours + 1e-9:
+        while True:
+            booked = self.booked_hours.get(week, 0.0)
+            if booked == 0.0 or booked + need <= self.capacity_hours + 1e-9:
+                break
             week += 1
         return max(earliest, week * DAYS_PER_WEEK)
 

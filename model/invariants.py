@@ -309,10 +309,10 @@ def _check_claims_frame(model: Any) -> None:
         _fail(
             model, "money conserved", "an out-of-pocket claim with an insurer payer (or vice versa)"
         )
-    # Only money-moving claims: a denied prior-authorisation request is recorded when asked,
-    # dated at its decision, which may lie ahead (model.record_prior_auth).
-    if len(moved):
-        days = moved["day"].to_numpy()
+    # Every claim, denials included, is dated within the run so far (a prior-authorisation
+    # denial is written when decided: model.record_prior_auth).
+    if len(claims):
+        days = claims["day"].to_numpy()
         if (days < -_EPS).any() or (days > model.time + _EPS).any():
             _fail(model, "money conserved", f"claim days outside [0, {model.time:g}]")
 

@@ -50,7 +50,9 @@ SUMMARY_KEYS = (
 
 def discount_factor(t_days, rate_per_year: float):
     """Continuous-time discount factor at ``t_days`` for an annual rate."""
-    return (1.0 + rate_per_year) ** (-np.asarray(t_days) / 365.0)
+    if isinstance(t_days, np.ndarray):
+        return (1.0 + rate_per_year) ** (-t_days / 365.0)
+    return (1.0 + rate_per_year) ** (-float(t_days) / 365.0)
 
 
 def _mean(values: list) -> float:
@@ -194,7 +196,9 @@ class DailyRecorder:
             "therapy_waitlist": tally.n_waiting_for_therapy,
             "mean_therapy_wait_days": float(np.mean(waits_or(waits))),
             "prescriber_utilisation": float(np.mean([c.utilisation(t) for c in model.prescribers])),
-            "therapists_in_network_share": _mean([len(th.in_network) > 0 for th in model.therapists]),
+            "therapists_in_network_share": _mean(
+                [len(th.in_network) > 0 for th in model.therapists]
+            ),
             "therapists_trained_share": _mean([th.trained for th in model.therapists]),
             "pa_denial_rate": float(np.mean([p.p_denial for p in model.payers])),
             "session_cap": float(np.mean([p.n_session_cap for p in model.payers])),

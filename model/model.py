@@ -40,6 +40,7 @@ DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = 365.0 / 12.0
 
 _DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
+_PAYEE_ORDER = {kind: k for k, kind in enumerate(PartyKind)}
 
 
 class KetasimModel(mesa.Model):
@@ -66,8 +67,7 @@ class KetasimModel(mesa.Model):
         scenario = scenario if scenario is not None else Scenario()
         seed = scenario.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
-        # Mesa's own Scenario holds the rng; ours is the pydantic scenario.
-        self.params = scenario
+        self.scenario = scenario
         self.seed = seed
         self.replication = int(replication)
         self.days = int(scenario.run.days if days is None else days)
@@ -75,8 +75,11 @@ class KetasimModel(mesa.Model):
         if n < 1 or self.days < 1:
             raise ValueError("n_patients and days must be at least 1")
         self.streams = Streams(seed, self.replication)
+        self._discount_base = 1.0 + scenario.metrics.p_discount_per_year
         self.ledger = Ledger(keep_claims=keep_claims)
         self.tally = Tally(self.days, scenario.metrics)
+        # Prior-authorisation denials asked for but not yet decided (record_prior_auth).
+        self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
         self.daily = DailyRecorder()
         self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
@@ -113,16 +116,10 @@ class KetasimModel(mesa.Model):
         self._arrival_log: list[float] = []
         self._schedule_timetable()
 
-    # Mesa's Model keeps its own ``scenario`` attribute; agents read ours through it.
-    @property
-    def scenario(self) -> Scenario:  # type: ignore[override]
-        """The pydantic scenario of this run."""
-        return self.params
-
-    @scenario.setter
-    def scenario(self, value) -> None:
-        # Mesa assigns its own Scenario object during __init__; keep it aside.
-        self._mesa_scenario = value
+    # Mesa's Model exposes ``scenario`` as a property holding its own (unvalidated) Scenario.
+    # Ours is the strict pydantic scenario, read on every event by every agent, so it shadows
+    # the property with a plain instance attribute (a dictionary look-up, not a call).
+    scenario: Scenario = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ set-up
     def _make_prescribers(self, n: int) -> list[Prescriber]:
@@ -333,9 +330,7 @@ class KetasimModel(mesa.Model):
         pop = self.population
         pop.spend_cents[patient.idx] += cents
         usd = cents / 100.0
-        self.tally.disc_cost_cents += cents * float(
-            discount_factor(t, self.scenario.metrics.p_discount_per_year)
-        )
+        self.tally.disc_cost_cents += cents * self._discount_base ** (-t / 365.0)
         match payee_kind:
             case PartyKind.PHARMA:
                 self.pharma_revenue_cents += cents
@@ -353,8 +348,8 @@ class KetasimModel(mesa.Model):
         """Remember who billed a patient's drug and therapy, and to which budget."""
         pop = self.population
         i = patient.idx
-        org = list(PartyKind).index(payee_kind) * 100_000_000 + payee.unique_id
-        bit = np.int8(1 << int(silo))
+        org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
+        bit = 1 << int(silo)
         if code in _DRUG_CODES:
             if pop.drug_org[i] >= 0 and pop.drug_org[i] != org:
                 pop.split_orgs[i] = True
@@ -613,23 +608,51 @@ class KetasimModel(mesa.Model):
         self.tally.n_missed += 1
 
     def record_prior_auth(self, patient: Patient, approved: bool, t_decision: float) -> None:
-        """A prior-authorisation request and its decision."""
+        """A prior-authorisation request now, and its decision at ``t_decision``.
+
+        A denial is written to the ledger (and counted) when it is decided, not when it is
+        asked for, so that no claim is dated after the moment it is written: a denial still
+        pending when the run ends is not in the run's ledger.
+        """
         self.tally.n_pa_requests += 1
-        if not approved:
-            self.tally.n_pa_denied += 1
-            payer = patient.payer
-            cents = to_cents(payer.allowed(Code.ESKETAMINE_DRUG))
-            self.ledger.record(
-                t_decision,
-                patient.idx,
-                PartyKind.PRESCRIBER,
-                patient.prescriber.unique_id,
-                int(payer.kind),
-                Silo.MEDICAL,
-                Code.PRIOR_AUTH_REQUEST,
-                ClaimStatus.DENIED,
-                cents,
-            )
+        if approved:
+            return
+        payer = patient.payer
+        claim = (
+            t_decision,
+            patient.idx,
+            patient.prescriber.unique_id,
+            int(payer.kind),
+            to_cents(payer.allowed(Code.ESKETAMINE_DRUG)),
+        )
+        if t_decision <= self.time:
+            self._write_pa_denial(*claim)
+            return
+        self._pending_pa_denials.append(claim)
+        self.schedule_event(self._flush_pa_denials, at=t_decision)
+
+    def _flush_pa_denials(self) -> None:
+        """Write the prior-authorisation denials decided by now, in the order asked."""
+        due = [c for c in self._pending_pa_denials if c[0] <= self.time]
+        self._pending_pa_denials = [c for c in self._pending_pa_denials if c[0] > self.time]
+        for claim in due:
+            self._write_pa_denial(*claim)
+
+    def _write_pa_denial(
+        self, t: float, idx: int, prescriber_id: int, payer_kind: int, cents: int
+    ) -> None:
+        self.tally.n_pa_denied += 1
+        self.ledger.record(
+            t,
+            idx,
+            PartyKind.PRESCRIBER,
+            prescriber_id,
+            payer_kind,
+            Silo.MEDICAL,
+            Code.PRIOR_AUTH_REQUEST,
+            ClaimStatus.DENIED,
+            cents,
+        )
 
     def update_outcomes(
         self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray

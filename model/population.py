@@ -95,8 +95,8 @@ class Population:
 
     def in_response(self, i: int, t: float) -> bool:
         """Whether row ``i`` is in response at time ``t``."""
-        sev, *_ = self.clinical.severity_at(t, i)
-        return bool(cm.is_response(sev, self.clinical.sev0[i], self.clinical.p))
+        sev = self.clinical.severity_row(t, i)
+        return bool(cm.is_response(sev, float(self.clinical.sev0[i]), self.clinical.p))
 
     # -- read at the daily sample ----------------------------------------------------------
     def categories(self) -> np.ndarray:

@@ -72,6 +72,12 @@ class TrialProtocol(BaseModel):
                 f"every dose, therapy and report day must be <= follow_up_days "
                 f"({self.follow_up_days:g}); got {max(late):g}"
             )
+        keys = [_day_key(d) for d in self.report_days]
+        if len(set(keys)) < len(keys):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(
+                f"report_days must be distinct (to 1e-6 days); repeated: {', '.join(twice[:5])}"
+            )
         return self
 
 
@@ -87,7 +93,12 @@ class TrialResult(BaseModel):
 
 
 def _day_key(day: float) -> str:
-    return f"{day:g}"
+    """A report day as a JSON key: to the microday the runner resolves, no trailing zeros.
+
+    ``7.0`` -> ``"7"``, ``100.2501`` -> ``"100.2501"``; two days give the same key only when
+    they round to the same microday, which the protocol's validation refuses.
+    """
+    return f"{round(day, 6):.6f}".rstrip("0").rstrip(".")
 
 
 def kaplan_meier_median(times: np.ndarray, observed: np.ndarray) -> float | None:

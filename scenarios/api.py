@@ -20,6 +20,7 @@ from model.trial import TrialProtocol, TrialResult, run_trial
 from scenarios.loader import (
     PRESET_DIR,
     ScenarioError,
+    is_file,
     load_protocol,
     load_scenario,
     scenario_from_dict,
@@ -143,7 +144,7 @@ def write_run(result: RunResult, out_dir: str | Path) -> Path:
 def resolve_protocol(name_or_path: str | Path) -> TrialProtocol:
     """Load a trial protocol by path, or by the name of a bundled protocol."""
     text = str(name_or_path)
-    if "/" not in text and not text.endswith(".toml") and (PROTOCOL_DIR / f"{text}.toml").is_file():
+    if "/" not in text and not text.endswith(".toml") and is_file(PROTOCOL_DIR / f"{text}.toml"):
         return load_protocol(PROTOCOL_DIR / f"{text}.toml")
     return load_protocol(text)
 

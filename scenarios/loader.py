@@ -25,8 +25,34 @@ MAX_EXTENDS_DEPTH = 16
 MAX_FILE_BYTES = 1_000_000
 
 
+# Every character str.splitlines() breaks on, shown escaped so an error stays one line even when
+# it echoes a key, a name or a path that holds one.
+_LINE_BREAKS = {ord(ch): ascii(ch)[1:-1] for ch in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with each line break shown as its escape sequence, so it prints on one line."""
+    return text.translate(_LINE_BREAKS)
+
+
 class ScenarioError(ValueError):
     """A scenario or protocol file that cannot be used; the message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, raising ScenarioError for a path the system cannot look up.
+
+    ``Path.is_file`` lets some errors through (a name longer than the system allows raises
+    ENAMETOOLONG), which would escape as a traceback.
+    """
+    try:
+        return path.is_file()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"{str(path)[:120]}: cannot be looked up: {reason}") from None
 
 
 def preset_names() -> list[str]:
@@ -41,7 +67,7 @@ def resolve_path(name_or_path: str | Path, base: Path | None = None) -> Path:
         raise ScenarioError("scenario name is empty")
     if "/" not in text and "\\" not in text and not text.endswith(".toml"):
         path = PRESET_DIR / f"{text}.toml"
-        if not path.is_file():
+        if not is_file(path):
             raise ScenarioError(
                 f"unknown scenario '{text}': not a preset (presets: {', '.join(preset_names())})"
             )
@@ -49,7 +75,7 @@ def resolve_path(name_or_path: str | Path, base: Path | None = None) -> Path:
     path = Path(text)
     if base is not None and not path.is_absolute():
         path = base / path
-    if not path.is_file():
+    if not is_file(path):
         raise ScenarioError(f"{path}: file not found")
     return path
 
@@ -69,6 +95,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML: values nested too deeply") from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +234,7 @@ def scenario_hash(scenario: Scenario) -> str:
 def load_protocol(path: str | Path) -> TrialProtocol:
     """Load and validate a virtual-trial protocol file."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise ScenarioError(f"{path}: file not found")
     raw = _read_toml(path)
     try:

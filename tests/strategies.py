@@ -15,19 +15,6 @@ Deliberate narrowings, all inside the declared bounds, each with its reason:
 * ``SPEED_FLOORS``: dose, session and retry intervals are drawn from half a day up. Shorter
   intervals are valid but only multiply the number of events (a 0.001-day maintenance interval
   is a thousand doses a day); they make a CI run slow without exercising different code.
-* ``KNOWN_BUG_RANGES`` and ``chair_hours_cover_one_dose``: the random search steps around the
-  bugs it has already found (docs/reliability.md, "Known bugs"), so that it keeps looking for
-  new ones instead of failing on the same ones every time. Each is pinned by a dedicated failing
-  test in ``tests/test_properties.py``; delete the guard when its bug is fixed:
-
-  - weekly chair-hours below the hours of one dose hang the model (bug 1,
-    ``test_clinic_with_fewer_chair_hours_than_one_dose_does_not_hang``);
-  - ``clinical.dur_relief_days`` near 0 crashes with OverflowError / ZeroDivisionError (bug 2,
-    ``test_tiny_relief_duration_does_not_crash``);
-  - ``clinical.rel_esketamine_relief`` above 1 pushes relief above 1 and severity below 0
-    (bug 3, ``test_esketamine_relief_multiplier_keeps_relief_within_one``);
-  - ``clinical.p_session_base_gain + p_session_synergy_gain`` above 1 drives layers below 0
-    (bug 4, ``test_session_gains_keep_layers_at_or_above_zero``): both are drawn from [0, 0.5].
 
 Hostile-input strategies (``hostile_values``, ``toml_documents``) draw what a careless or
 malicious user could put in a file: wrong types, NaN and infinities, huge numbers, control
@@ -91,14 +78,6 @@ SPEED_FLOORS = {
     ("patients", "dur_retry_days"): 0.5,
 }
 
-# Ranges used instead of the declared ones while a known bug stands (see module doc).
-KNOWN_BUG_RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
-    ("clinical", "dur_relief_days"): (1e-3, None),  # bug 2
-    ("clinical", "rel_esketamine_relief"): (None, 1.0),  # bug 3
-    ("clinical", "p_session_base_gain"): (None, 0.5),  # bug 4
-    ("clinical", "p_session_synergy_gain"): (None, 0.5),  # bug 4
-}
-
 # Small runs: big enough for every institution to act, small enough for CI.
 MIN_PATIENTS, MAX_PATIENTS = 100, 400
 MIN_DAYS, MAX_DAYS = 60, 200
@@ -139,11 +118,6 @@ def field_values(block: str, name: str, field: FieldInfo) -> st.SearchStrategy[A
     floor = SPEED_FLOORS.get((block, name))
     if floor is not None:
         low, low_open = max(low or 0.0, floor), False
-    guard_low, guard_high = KNOWN_BUG_RANGES.get((block, name), (None, None))
-    if guard_low is not None:
-        low, low_open = max(low or 0.0, guard_low), False
-    if guard_high is not None:
-        high, high_open = min(high, guard_high) if high is not None else guard_high, False
     if ann is int:
         lo = None if low is None else math.floor(low) + (1 if low_open else 0)
         hi = None if high is None else math.ceil(high) - (1 if high_open else 0)
@@ -285,22 +259,6 @@ def _respect_therapy_rule(base: Scenario, over: dict) -> None:
         pres.update(p_infusion_cash=cash, p_rems_esketamine=1.0 - cash, p_integrated=0.0)
 
 
-def chair_hours_cover_one_dose(base: Scenario, over: dict) -> None:
-    """Keep weekly chair-hours >= the hours of one dose under any business model (bug 1)."""
-    p = {
-        name: _effective(base, over, "prescribers", name)
-        for name in (
-            "n_chair_hours_per_week",
-            "hours_iv_dose",
-            "hours_esketamine_dose",
-            "hours_coordination_per_dose",
-        )
-    }
-    need = max(p["hours_iv_dose"], p["hours_esketamine_dose"]) + p["hours_coordination_per_dose"]
-    if p["n_chair_hours_per_week"] < need:
-        over.setdefault("prescribers", {})["n_chair_hours_per_week"] = need
-
-
 @st.composite
 def scenario_overrides(draw: st.DrawFn) -> dict[str, Any]:
     """A valid scenario as a TOML-like dict: ``extends`` a random preset, random overrides."""
@@ -312,7 +270,6 @@ def scenario_overrides(draw: st.DrawFn) -> dict[str, Any]:
         if values:
             over[block] = values
     _respect_therapy_rule(base, over)
-    chair_hours_cover_one_dose(base, over)
     name = draw(st.sampled_from(["random", "ràndom scénario", "r" * 100]))
     return {"extends": base_name, "name": name, **over}
 
@@ -429,37 +386,10 @@ def hostile_values() -> st.SearchStrategy[Any]:
 
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), nasty_text)
 
-# Known bug (docs/reliability.md): the loader echoes keys and ``extends`` targets raw, so a line
-# break in one splits the error message. Dedicated failing tests pin that
-# (tests/test_fuzz_inputs.py, KNOWN_BAD_SCENARIOS); the random documents leave line breaks out
-# of keys and ``extends`` so they keep searching for other bugs. Set to True once it is fixed.
-LINE_BREAKS_IN_ECHOED_TEXT = False
-
-
-def _no_line_breaks(text: str) -> str:
-    return text.replace("\n", " ").replace("\r", " ")
-
-
-def without_echoed_line_breaks(value: Any) -> Any:
-    """``value`` with line breaks removed from every table key and every ``extends`` string."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key == "extends" and isinstance(item, str):
-                item = _no_line_breaks(item)
-            out[_no_line_breaks(key)] = without_echoed_line_breaks(item)
-        return out
-    if isinstance(value, list):
-        return [without_echoed_line_breaks(v) for v in value]
-    return value
-
 
 def toml_documents() -> st.SearchStrategy[dict[str, Any]]:
     """Random TOML documents, mostly shaped like scenarios or protocols (known keys, tables)."""
-    documents = st.dictionaries(keys, hostile_values(), max_size=6)
-    if LINE_BREAKS_IN_ECHOED_TEXT:
-        return documents
-    return documents.map(without_echoed_line_breaks)
+    return st.dictionaries(keys, hostile_values(), max_size=6)
 
 
 # ------------------------------------------------------------------------------------------

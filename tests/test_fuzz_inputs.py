@@ -256,8 +256,8 @@ HOSTILE_SCENARIOS: dict[str, bytes | str] = {
     "over_one_megabyte": "# " + "x" * 1_000_100 + "\n",
 }
 
-# Bugs found by these tests (docs/reliability.md, "Known bugs"); kept as failing tests.
-KNOWN_BAD_SCENARIOS: dict[str, bytes | str] = {
+# Regressions: inputs that once crashed or split the message (docs/reliability.md, "Bugs found").
+FOUND_BUG_SCENARIOS: dict[str, bytes | str] = {
     "deeply_nested_array": "a = " + "[" * 5000 + "]" * 5000 + "\n",
     "deeply_nested_inline_table": "a = " + "{b=" * 3000 + "1" + "}" * 3000 + "\n",
     "newline_in_unknown_key": '[policy]\n"foo\\nbar" = 1\n',
@@ -266,10 +266,10 @@ KNOWN_BAD_SCENARIOS: dict[str, bytes | str] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **KNOWN_BAD_SCENARIOS}), ids=str)
+@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}), ids=str)
 def test_hostile_scenario_file_gives_one_line_naming_it(tmp_path, case):
     counter.tried("hostile_scenario_files")
-    data = {**HOSTILE_SCENARIOS, **KNOWN_BAD_SCENARIOS}[case]
+    data = {**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}[case]
     path = write(tmp_path / f"{case}.toml", data)
     expect_error(load_scenario, str(path), str(path))
     # The same file as a trial protocol is refused the same way.
@@ -421,7 +421,7 @@ def test_empty_and_odd_names_are_refused(arg):
 
 @pytest.mark.parametrize("arg", ["x" * 300, "x" * 300 + ".toml", "d/" + "x" * 300 + ".toml"])
 def test_names_too_long_for_the_file_system_are_refused(arg):
-    """KNOWN BUG: an over-long name escapes as OSError (ENAMETOOLONG) from ``is_file``."""
+    """Regression: an over-long name once escaped as OSError (ENAMETOOLONG) from ``is_file``."""
     counter.tried("long_names")
     for load in (load_scenario, load_protocol, resolve_protocol):
         expect_error(load, arg, arg[:50])
@@ -429,7 +429,7 @@ def test_names_too_long_for_the_file_system_are_refused(arg):
 
 
 def test_newline_in_a_file_name_stays_on_one_line(tmp_path):
-    """KNOWN BUG: the path is printed raw, so a newline in it splits the message."""
+    """Regression: the path was printed raw, so a newline in it split the message."""
     counter.tried("odd_names")
     path = write(tmp_path / "bad\nname.toml", "[run]\ndays = -1\n")
     with pytest.raises(ScenarioError) as info:
@@ -501,7 +501,7 @@ def test_bundled_protocols_still_load():
 
 
 def test_trial_reports_one_key_per_distinct_report_day():
-    """KNOWN BUG: report-day keys use 6 significant digits, so near days share one key.
+    """Regression: report-day keys used 6 significant digits, so near days shared one key.
 
     ``ketasim trial --json`` promises a key per report day; days 100.25 and 100.2501 both become
     "100.25" and one of the two results is silently lost (model/trial.py, ``_day_key``).
@@ -576,9 +576,7 @@ def mutated_presets(draw: st.DrawFn) -> str:
                 i = draw(st.sampled_from(rows))
                 key = lines[i].split("=", 1)[0]
                 try:
-                    value = _value_text(
-                        draw(strat.hostile_values().map(strat.without_echoed_line_breaks))
-                    )
+                    value = _value_text(draw(strat.hostile_values()))
                 except (TypeError, ValueError):
                     value = "nan"
                 lines[i] = f"{key}= {value}\n"
@@ -696,10 +694,10 @@ def _leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".ketasim-"))
 
 
-@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **KNOWN_BAD_SCENARIOS}), ids=str)
+@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}), ids=str)
 def test_cli_run_with_hostile_file_writes_nothing(tmp_path, capsys, case):
     counter.tried("cli_run_hostile_files")
-    data = {**HOSTILE_SCENARIOS, **KNOWN_BAD_SCENARIOS}[case]
+    data = {**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}[case]
     path = write(tmp_path / f"{case}.toml", data)
     out_dir = tmp_path / "out"
     code, out, err = run_cli(capsys, ["run", str(path), "--json", "--out", str(out_dir)])
@@ -777,7 +775,7 @@ def test_cli_trial_on_a_directory_and_unknown_name(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", ["run", "trial"])
 def test_cli_with_a_name_too_long_for_the_file_system(capsys, command):
-    """KNOWN BUG: ``ketasim run xxx...x`` (300 characters) crashes with OSError."""
+    """Regression: ``ketasim run xxx...x`` (300 characters) once crashed with OSError."""
     counter.tried("long_names")
     code, out, err = run_cli(capsys, [command, "x" * 300, "--json"])
     assert_cli_refused(code, out, err)

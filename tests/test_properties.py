@@ -148,7 +148,7 @@ def test_replications_differ_but_each_is_reproducible(preset, seed):
 
 
 # ------------------------------------------------------------------------------------------
-# Bugs the properties found, pinned as plain tests (see docs/reliability.md, "Known bugs").
+# Regressions: bugs the properties found, pinned as plain tests (docs/reliability.md, "Bugs found").
 # ------------------------------------------------------------------------------------------
 
 
