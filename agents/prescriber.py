@@ -9,6 +9,8 @@ switches only when the gain beats its switching cost (inertia).
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated
 
@@ -30,6 +32,22 @@ class BusinessModel(IntEnum):
     INFUSION_CASH = 0
     REMS_ESKETAMINE = 1
     INTEGRATED = 2
+
+
+@dataclass
+class Market:
+    """What every clinic sees at one quarterly review, gathered once for all of them.
+
+    Attributes:
+        n_offering: Clinics currently offering each business model (kept up to date as clinics
+            switch during the review, so later clinics see earlier switches).
+        any_trained_therapist: Whether anyone can staff an integrated programme.
+        arrivals_per_week: People starting to seek care per week, last quarter.
+    """
+
+    n_offering: Counter
+    any_trained_therapist: bool
+    arrivals_per_week: float
 
 
 BUSINESS_MODEL_NAMES = {
@@ -185,15 +203,21 @@ class Prescriber(mesa.Agent):
         return self.booked_hours.get(int(now // DAYS_PER_WEEK), 0.0) / self.capacity_hours
 
     # -- the quarterly review -------------------------------------------------------------
-    def expected_margin_per_hour(self, bm: BusinessModel) -> float:
+    def expected_margin_per_hour(self, bm: BusinessModel, market: Market | None = None) -> float:
         """Expected margin per clinical hour of a model under current payment rules.
 
         Margin per hour of a dose, times the share of arriving patients the model can serve
         (a demand proxy), plus non-monetary preferences: detailing for REMS, professional norms
         for integrated care. Integrated care is impossible where no therapist is trained or
         therapy does not exist.
+
+        Args:
+            bm: The business model to value.
+            market: The review's market snapshot; gathered afresh when None.
         """
         model = self.model
+        if market is None:
+            market = model.market_snapshot()
         pp = model.scenario.prescribers
         policy = model.scenario.policy
         mix = model.payer_mix  # share of patients by PayerKind
@@ -204,9 +228,8 @@ class Prescriber(mesa.Agent):
         n_doses = model.scenario.patients.n_induction_doses
         # Competition: the catchment's demand for a model is shared among the clinics offering
         # it (this one included), so chair-hours fill less as more clinics crowd into one model.
-        n_rivals = sum(1 for c in model.prescribers if c.business_model is bm)
-        n_rivals += 0 if bm is self.business_model else 1
-        demand_hours = model.arrivals_per_week() * n_doses * hours
+        n_rivals = market.n_offering[bm] + (0 if bm is self.business_model else 1)
+        demand_hours = market.arrivals_per_week * n_doses * hours
         fill = min(1.0, demand_hours / (n_rivals * self.capacity_hours))
 
         match bm:
@@ -221,7 +244,7 @@ class Prescriber(mesa.Agent):
                     rev = payer.allowed(Code.ESKETAMINE_SESSION_G2083)
                     value += mix[kind] * approve * (rev - per_dose_cost) / hours
             case BusinessModel.INTEGRATED:
-                if not policy.therapy_available or not model.any_trained_therapist():
+                if not policy.therapy_available or not market.any_trained_therapist:
                     return float("-inf")
                 value = 0.0
                 for kind, payer in payers.items():
@@ -274,12 +297,21 @@ class Prescriber(mesa.Agent):
         cost = self.model.scenario.prescribers.usd_integration_session_cost
         return payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= cost
 
-    def review_business_model(self) -> None:
-        """Switch to the model with the best expected margin if the gain beats inertia."""
+    def review_business_model(self, market: Market | None = None) -> None:
+        """Switch to the model with the best expected margin if the gain beats inertia.
+
+        Args:
+            market: The review's market snapshot (updated here when this clinic switches);
+                gathered afresh when None.
+        """
+        if market is None:
+            market = self.model.market_snapshot()
         pp = self.model.scenario.prescribers
-        values = {bm: self.expected_margin_per_hour(bm) for bm in BusinessModel}
+        values = {bm: self.expected_margin_per_hour(bm, market) for bm in BusinessModel}
         best = max(values, key=values.__getitem__)
         current = values[self.business_model]
         if best != self.business_model and values[best] - current > pp.usd_switching_cost_per_hour:
+            market.n_offering[self.business_model] -= 1
+            market.n_offering[best] += 1
             self.business_model = best
             self.n_switches += 1

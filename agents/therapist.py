@@ -8,6 +8,7 @@ dose with a therapist trained in ketamine integration.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Annotated
 
 import mesa
@@ -150,12 +151,18 @@ class Therapist(mesa.Agent):
         """Take one slot in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
         self.booked[week] = self.booked.get(week, 0) + 1
+        pool = self.model.pool
+        if pool is not None:
+            pool.note_booking(self, week)
 
     def release(self, at: float) -> None:
         """Give back a slot that will not be used."""
         week = int(at // DAYS_PER_WEEK)
         if self.booked.get(week, 0) > 0:
             self.booked[week] -= 1
+            pool = self.model.pool
+            if pool is not None:
+                pool.note_release(self, week)
 
     def waitlist_days(self, now: float) -> float:
         """Days until this therapist's next free slot."""
@@ -175,32 +182,105 @@ class Therapist(mesa.Agent):
             if payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= self.reservation_rate
         }
 
-    def review_training(self) -> None:
+    def review_training(self, demand: float, n_trained: int) -> bool:
         """Train in ketamine integration when the expected extra income covers the cost.
 
         Expected integration sessions a year are what integrated programmes booked in the last
         year shared among trained therapists (one more counting this one), and at least what a
         single integrated clinic would send; training pays when premium x sessions over the
         payback period covers the cost net of any subsidy.
+
+        Args:
+            demand: Integration sessions booked in the last year (the market signal, the same
+                for every therapist reviewing this year).
+            n_trained: Therapists trained so far, this year's earlier trainees included.
+
+        Returns:
+            Whether this therapist trained now.
         """
         tp = self.model.scenario.therapists
         self.booked = {
             w: c for w, c in self.booked.items() if w * DAYS_PER_WEEK >= self.model.time - 7
         }
         if self.trained or not self.model.scenario.policy.therapy_available:
-            self.integration_sessions = 0
-            return
-        demand = self.model.integration_demand_per_year()
-        n_trained = sum(1 for t in self.model.therapists if t.trained)
+            return False
         per_therapist = min(demand / (n_trained + 1), 52.0 * self.capacity)
         income = tp.usd_integration_premium * per_therapist * tp.dur_training_payback_years
         # Trained therapists also fill slots that would otherwise go empty: a trained
         # therapist is booked first by integrated programmes.
         income += tp.usd_cash_rate * 0.1 * per_therapist * tp.dur_training_payback_years
         cost = max(tp.usd_training_cost - self.model.scenario.policy.usd_training_subsidy, 0.0)
-        if income >= cost:
-            self.trained = True
-        self.integration_sessions = 0
+        self.trained = income >= cost
+        return self.trained
+
+
+class TherapistPool:
+    """Which therapists have a free slot in a week: the integration-booking look-up.
+
+    An integrated programme books the first therapist with a free slot in the week, in circular
+    order from a random start, trained therapists first (``KetasimModel.integration_therapist``).
+    Scanning every therapist would make each booking cost grow with the catchment (therapists
+    scale with patients), so the pool keeps, for each week asked about, the sorted positions of
+    the therapists with a free slot (all, and trained), updated on every booking and release;
+    a look-up is then a binary search, with the same answer as the scan.
+
+    Capacity is the same for every therapist and fixed for a run (the scenario is frozen).
+    Training changes the trained lists: call ``rebuild`` after the yearly review.
+    """
+
+    def __init__(self, therapists: list[Therapist]) -> None:
+        self.therapists = therapists
+        self._position = {id(t): k for k, t in enumerate(therapists)}
+        self._capacity = therapists[0].capacity if therapists else 1
+        # week -> (free positions, free trained positions), both sorted.
+        self._weeks: dict[int, tuple[list[int], list[int]]] = {}
+
+    def rebuild(self) -> None:
+        """Forget every week's lists (after training changes, or to drop past weeks)."""
+        self._weeks.clear()
+
+    def _lists(self, week: int) -> tuple[list[int], list[int]]:
+        lists = self._weeks.get(week)
+        if lists is None:
+            cap = self._capacity
+            free = [k for k, t in enumerate(self.therapists) if t.booked.get(week, 0) < cap]
+            trained = [k for k in free if self.therapists[k].trained]
+            lists = self._weeks[week] = (free, trained)
+        return lists
+
+    def first_free(self, at: float, start: int) -> Therapist | None:
+        """The first therapist with a free slot in the week of ``at``, trained ones first.
+
+        Positions are searched circularly from ``start``; None when every slot is taken.
+        """
+        free, trained = self._lists(int(at // DAYS_PER_WEEK))
+        for positions in (trained, free):
+            if positions:
+                j = bisect_left(positions, start)
+                return self.therapists[positions[j if j < len(positions) else 0]]
+        return None
+
+    def note_booking(self, therapist: Therapist, week: int) -> None:
+        """A slot was taken: drop the therapist from the week's lists once full."""
+        lists = self._weeks.get(week)
+        if lists is None or therapist.booked.get(week, 0) < self._capacity:
+            return
+        k = self._position[id(therapist)]
+        for positions in lists:
+            j = bisect_left(positions, k)
+            if j < len(positions) and positions[j] == k:
+                del positions[j]
+
+    def note_release(self, therapist: Therapist, week: int) -> None:
+        """A slot was given back: the therapist is free again in that week."""
+        lists = self._weeks.get(week)
+        if lists is None or therapist.booked.get(week, 0) >= self._capacity:
+            return
+        k = self._position[id(therapist)]
+        for positions, wanted in zip(lists, (True, therapist.trained), strict=True):
+            j = bisect_left(positions, k)
+            if wanted and (j == len(positions) or positions[j] != k):
+                positions.insert(j, k)
 
 
 def draw_reservation(rng, params: TherapistParams) -> float:

@@ -7,7 +7,9 @@ sampled once a day from the population arrays.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections import Counter
 
 import mesa
 import numpy as np
@@ -19,8 +21,8 @@ from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
 from agents.patient import PathwayState, Patient, Route
 from agents.payer import Payer
 from agents.pharma import Pharma
-from agents.prescriber import BusinessModel, Prescriber
-from agents.therapist import Therapist, draw_reservation
+from agents.prescriber import BusinessModel, Market, Prescriber
+from agents.therapist import Therapist, TherapistPool, draw_reservation
 from model.billing import OUT_OF_POCKET_PAYER, Ledger, to_cents
 from model.metrics import (
     DailyRecorder,
@@ -78,7 +80,7 @@ class KetasimModel(mesa.Model):
         self._discount_base = 1.0 + scenario.metrics.p_discount_per_year
         self.ledger = Ledger(keep_claims=keep_claims)
         self.tally = Tally(self.days, scenario.metrics)
-        # Prior-authorisation denials asked for but not yet decided (record_prior_auth).
+        # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
         self.daily = DailyRecorder()
         self.pharma_revenue_cents = 0
@@ -97,7 +99,9 @@ class KetasimModel(mesa.Model):
         self._payer_by_kind = {p.kind: p for p in self.payers}
         self.pharma = Pharma(self)
         self.prescribers = self._make_prescribers(n)
+        self.pool: TherapistPool | None = None
         self.therapists = self._make_therapists(n)
+        self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
         self._cum_discount = np.concatenate(
@@ -211,14 +215,22 @@ class KetasimModel(mesa.Model):
         self.pharma.review_quarter()
         for payer in self.payers:
             payer.review_quarter()
+        market = self.market_snapshot()
         for clinic in self.prescribers:
-            clinic.review_business_model()
+            clinic.review_business_model(market)
 
     def _review_year(self) -> None:
         for therapist in self.therapists:
             therapist.review_networks()
+        # The market signal is last year's integration sessions, read once for everyone before
+        # the year's counters restart.
+        demand = self.integration_demand_per_year()
+        n_trained = sum(1 for t in self.therapists if t.trained)
         for therapist in self.therapists:
-            therapist.review_training()
+            n_trained += therapist.review_training(demand, n_trained)
+        for therapist in self.therapists:
+            therapist.integration_sessions = 0
+        self.pool.rebuild()
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -278,21 +290,21 @@ class KetasimModel(mesa.Model):
         """A therapist with a free slot in the week of ``at``: trained ones first."""
         if not self.therapists:
             return None
-        rng = self.streams["scheduling"]
-        start = int(rng.integers(0, len(self.therapists)))
-        order = self.therapists[start:] + self.therapists[:start]
-        for therapist in order:
-            if therapist.trained and therapist.has_slot(at):
-                return therapist
-        for therapist in order:
-            if therapist.has_slot(at):
-                return therapist
-        return None
+        start = int(self.streams["scheduling"].integers(0, len(self.therapists)))
+        return self.pool.first_free(at, start)
 
     def arrivals_per_week(self) -> float:
         """People who started seeking care per week over the last quarter (at least one)."""
         recent = self._arrival_log[-91:]
         return max(7.0 * sum(recent) / max(len(recent), 1), 1.0)
+
+    def market_snapshot(self) -> Market:
+        """What clinics see at a quarterly review (counted once, not once per clinic)."""
+        return Market(
+            n_offering=Counter(c.business_model for c in self.prescribers),
+            any_trained_therapist=self.any_trained_therapist(),
+            arrivals_per_week=self.arrivals_per_week(),
+        )
 
     def any_trained_therapist(self) -> bool:
         """Whether anyone can staff an integrated programme."""
@@ -628,15 +640,14 @@ class KetasimModel(mesa.Model):
         if t_decision <= self.time:
             self._write_pa_denial(*claim)
             return
-        self._pending_pa_denials.append(claim)
+        heapq.heappush(self._pending_pa_denials, claim)
         self.schedule_event(self._flush_pa_denials, at=t_decision)
 
     def _flush_pa_denials(self) -> None:
-        """Write the prior-authorisation denials decided by now, in the order asked."""
-        due = [c for c in self._pending_pa_denials if c[0] <= self.time]
-        self._pending_pa_denials = [c for c in self._pending_pa_denials if c[0] > self.time]
-        for claim in due:
-            self._write_pa_denial(*claim)
+        """Write the prior-authorisation denials decided by now, earliest first."""
+        pending = self._pending_pa_denials
+        while pending and pending[0][0] <= self.time:
+            self._write_pa_denial(*heapq.heappop(pending))
 
     def _write_pa_denial(
         self, t: float, idx: int, prescriber_id: int, payer_kind: int, cents: int
