@@ -44,6 +44,10 @@ class KeyedEventList(EventList):
                 return event
         raise IndexError("Event list is empty")
 
+    def pending(self) -> list[Event]:
+        """Every event not cancelled, in heap (not time) order."""
+        return [x[3] for x in self._events if not x[3].CANCELED]
+
     def compact(self) -> None:
         """Remove all cancelled events from the heap and rebuild it."""
         self._events = [x for x in self._events if not x[3].CANCELED]

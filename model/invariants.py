@@ -510,7 +510,7 @@ def check_summary(model: Any) -> None:
 def check_time(model: Any) -> None:
     """No pending event lies in the past; every day up to now was sampled exactly once."""
     now = float(model.time)
-    pending = [e for e in model._event_list._events if not e.CANCELED]
+    pending = model._event_list.pending()
     past = [e.time for e in pending if e.time < now]
     if past:
         _fail(

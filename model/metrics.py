@@ -301,10 +301,10 @@ def _jsonable(value):
 
 
 def patient_frame(model) -> pd.DataFrame:
-    """Per-patient outcomes, one row a patient."""
+    """Per-patient outcomes, one row a patient (severity as of now: the run's end, or its pause)."""
     pop = model.population
     clin = pop.clinical
-    t = float(model.days)
+    t = float(model.time)
     sev, _b_eff, _r, _n = clin.severity_at(t)
     treated = pop.treated
     sev = np.where(treated, sev, clin.sev0)

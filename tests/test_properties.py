@@ -339,7 +339,7 @@ def _corrupt_daily_day(m):
 
 
 def _corrupt_event_time(m):
-    m._event_list._events[0].time = m.time - 1.0
+    m._event_list.pending()[0].time = m.time - 1.0
 
 
 CORRUPTIONS = {
