@@ -16,6 +16,7 @@ from enum import IntEnum
 from typing import Annotated
 
 import mesa
+from mesa.time.events import Event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import clinical as cm
@@ -257,8 +258,14 @@ class Patient(mesa.Agent):
         self.state = state
         self.model.population.set_state(self.idx, state)
 
-    def _schedule(self, method, at: float):
-        return self.model.schedule_event(method, at=max(at, self.model.time))
+    def _schedule(self, method, at: float) -> Event:
+        # Model.schedule_event without its argument checks (``at`` is never in the past here,
+        # ``method`` is always a live bound method): the same Mesa Event on the same list.
+        model = self.model
+        now = model.time
+        event = Event(at if at > now else now, method)
+        model._event_list.add_event(event)
+        return event
 
     # ------------------------------------------------------------------ seeking care
     def seek_care(self) -> None:

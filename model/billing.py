@@ -7,6 +7,8 @@ so sums are exact: what payers and patients pay equals what providers and pharma
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -32,7 +34,8 @@ _COLUMNS = {
 
 def to_cents(usd: float) -> int:
     """Round a dollar amount to whole cents (half away from zero)."""
-    return int(np.floor(abs(usd) * 100.0 + 0.5)) * (1 if usd >= 0 else -1)
+    # math.floor, not np.floor: the same value for a Python float, without NumPy's per-call cost.
+    return math.floor(abs(usd) * 100.0 + 0.5) * (1 if usd >= 0 else -1)
 
 
 class Ledger:

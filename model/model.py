@@ -296,7 +296,7 @@ class KetasimModel(mesa.Model):
         n = len(self.prescribers)
         if n <= k:
             return self.prescribers
-        picks = dict.fromkeys(int(i) for i in rng.integers(0, n, k))
+        picks = dict.fromkeys(rng.integers(0, n, k).tolist())
         return [self.prescribers[i] for i in picks]
 
     def candidate_therapists(self, rng: np.random.Generator, k: int) -> list[Therapist]:
@@ -304,7 +304,7 @@ class KetasimModel(mesa.Model):
         n = len(self.therapists)
         if n <= k:
             return self.therapists
-        picks = dict.fromkeys(int(i) for i in rng.integers(0, n, k))
+        picks = dict.fromkeys(rng.integers(0, n, k).tolist())
         return [self.therapists[i] for i in picks]
 
     def integration_therapist(self, at: float) -> Therapist | None:
