@@ -139,8 +139,8 @@ class ClinicalState:
             self.p,
         )
 
-    def advance_row(self, t: float, i: int) -> tuple[float, float, float]:
-        """Advance row ``i`` to time ``t`` by drift; returns its structural (b, r, n)."""
+    def _drifted_row(self, t: float, i: int) -> tuple[float, float, float]:
+        """Row ``i``'s structural (b, r, n) drifted to time ``t`` (the state is not changed)."""
         b, r, n = float(self.b[i]), float(self.r[i]), float(self.n[i])
         dt = t - float(self.t_update[i])
         if dt > 0.0:
@@ -150,21 +150,19 @@ class ClinicalState:
             b = cm.drift(b, float(self.b0[i]), dt, stab, p)
             r = cm.drift(r, float(self.r0[i]), dt, stab, p)
             n = cm.drift(n, n0, dt, stab, p)
-            self.b[i], self.r[i], self.n[i] = b, r, n
+        return b, r, n
+
+    def advance_row(self, t: float, i: int) -> tuple[float, float, float]:
+        """Advance row ``i`` to time ``t`` by drift; returns its structural (b, r, n)."""
+        b, r, n = self._drifted_row(t, i)
+        self.b[i], self.r[i], self.n[i] = b, r, n
         self.t_update[i] = t
         return b, r, n
 
     def severity_row(self, t: float, i: int) -> float:
         """Severity (0-60) of row ``i`` at time ``t`` (without changing its state)."""
-        p = self.p
-        n = float(self.n[i])
-        n0 = float(self.n0[i])
-        dt = max(t - float(self.t_update[i]), 0.0)
-        stab = cm.stabilisation(n, n0, p)
-        b = cm.drift(float(self.b[i]), float(self.b0[i]), dt, stab, p)
-        r = cm.drift(float(self.r[i]), float(self.r0[i]), dt, stab, p)
-        n = cm.drift(n, n0, dt, stab, p)
-        return cm.severity(cm.effective_b(b, self.relief_row(t, i)), r, n, p)
+        b, r, n = self._drifted_row(t, i)
+        return cm.severity(cm.effective_b(b, self.relief_row(t, i)), r, n, self.p)
 
     def dose_row(self, t: float, i: int, rel_relief: float) -> None:
         """A dose at time ``t`` for row ``i`` (same maths as ``dose``)."""
