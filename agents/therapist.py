@@ -143,10 +143,6 @@ class Therapist(mesa.Agent):
             week += 1
         return max(earliest, week * DAYS_PER_WEEK)
 
-    def has_slot(self, at: float) -> bool:
-        """Whether the week of ``at`` still has a free slot."""
-        return self.booked.get(int(at // DAYS_PER_WEEK), 0) < self.capacity
-
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
