@@ -60,6 +60,20 @@ CONNECT_TIMEOUT = "10s"
 """How long to try reaching a ``--scheduler`` before giving up."""
 CHILD_START_TIMEOUT = 120.0
 """Seconds a run-timeout child process may take to import the model before we give up."""
+QUIET_WORKERS = {
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.profile.enabled": False,
+}
+"""Dask settings for the clusters we start: fewer wake-ups of each worker's event loop.
+
+A worker's event-loop thread shares the GIL with the thread running the simulation. By default
+it wakes every 20 ms (loop-latency tick), samples the running task's stack every 10 ms (the
+dashboard's profiler) and reads system metrics every 500 ms; each wake-up takes the GIL from the
+run. Measured on 2 x 20 runs (2,000 patients x 365 days) with 2 workers: the loop threads used
+0.95 s of CPU per worker with the defaults and 0.15 s with these, and the batch ran ~10 % faster.
+We serve no Dask dashboard, so the profiler and the metrics are not missed.
+"""
 
 
 class BatchError(ScenarioError):
@@ -235,6 +249,19 @@ def _inject_fault(spec: RunSpec) -> None:
         os._exit(17)
 
 
+def _revalidated(scenario: Scenario) -> Scenario:
+    """An equal scenario built by validation, as if it had been loaded in this process.
+
+    A scenario that arrived by pickle (every spec a Dask worker or a run process receives) reads
+    its fields about 6 % more slowly over a whole run: pydantic's ``__setstate__`` installs the
+    pickled ``__dict__`` as it is, so its keys are fresh, un-interned strings, and every
+    attribute read on the model's hot paths falls back from an identity check to comparing
+    strings (pickle interns attribute names itself only for classes without ``__setstate__``).
+    Validating the dumped fields gives back interned names; measured in docs/experiments.md.
+    """
+    return Scenario.model_validate(scenario.model_dump())
+
+
 def run_one(spec: RunSpec) -> RunOutcome:
     """Run one spec here; any exception becomes a failed outcome (the batch goes on)."""
     from scenarios.api import run as api_run
@@ -243,7 +270,8 @@ def run_one(spec: RunSpec) -> RunOutcome:
     t0 = time.perf_counter()
     try:
         _inject_fault(spec)
-        result = api_run(spec.scenario, replication=spec.replication, keep_claims=spec.keep_claims)
+        scenario = _revalidated(spec.scenario)
+        result = api_run(scenario, replication=spec.replication, keep_claims=spec.keep_claims)
     except Exception as exc:  # a failing run must not stop the batch
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
@@ -458,18 +486,22 @@ class Cluster:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 raise BatchError(f"--scheduler {scheduler}: cannot connect: {reason}") from None
         else:
-            self.cluster = LocalCluster(
-                n_workers=workers or default_workers(),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                worker_dashboard_address=None,
-                # Even without a dashboard the scheduler serves health routes over HTTP, by
-                # default on port 8787 of every interface: keep it on loopback, any free port.
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # Config is read as the cluster starts: each Nanny hands it on to its worker process.
+            with dask.config.set(QUIET_WORKERS):
+                self.cluster = LocalCluster(
+                    n_workers=workers or default_workers(),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    worker_dashboard_address=None,
+                    # Even without a dashboard the scheduler serves health routes over HTTP, by
+                    # default on port 8787 of every interface: keep it on loopback, any port.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster, set_as_default=False)
         # Import the model on every worker at once, now, rather than one worker at a time inside
         # the first task each receives (the import costs seconds).

@@ -9,6 +9,7 @@ complete, and a re-run completes it.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -17,21 +18,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 from scenarios import cli
 from scenarios.api import load_scenario, run, scenario_from_dict
 from scenarios.batch import (
     MAX_GROUP,
+    QUIET_WORKERS,
     BatchError,
+    Cluster,
     RunSpec,
     check_settings,
     execute,
     group_size,
     make_specs,
     run_group,
+    run_one,
 )
 from scenarios.compare import compare, compare_on
 from scenarios.experiments import run_batch
+from scenarios.loader import scenario_hash
 from scenarios.store import Store
 
 SMALL = {"n_patients": 300, "days": 60}
@@ -171,6 +177,48 @@ def test_spec_key_ignores_name_and_tag():
     a, b = RunSpec(sc, 2, tag="base"), RunSpec(sc, 2, tag="policy")
     assert a.key == b.key and a.run_id == b.run_id
     assert a.key == (a.scenario_hash, 2, 300, 60, 0)
+
+
+def _field_names(model) -> list[str]:
+    """Attribute names of a pydantic model and of every model nested in it."""
+    names = []
+    for key, value in vars(model).items():
+        names.append(key)
+        if isinstance(value, BaseModel):
+            names.extend(_field_names(value))
+    return names
+
+
+def test_runs_use_an_interned_copy_of_a_pickled_scenario(monkeypatch):
+    # What a worker receives: a pickled spec, whose field names are not interned (slow reads).
+    spec = pickle.loads(pickle.dumps(make_specs([load_scenario("bundled_payment")], 1, **SMALL)[0]))
+    assert not all(k is sys.intern(k) for k in _field_names(spec.scenario))
+    seen = []
+    import scenarios.api
+
+    real_run = scenarios.api.run
+    monkeypatch.setattr(
+        scenarios.api, "run", lambda sc, **kw: seen.append(sc) or real_run(sc, **kw)
+    )
+    out = run_one(spec)
+    assert out.status == "ok"
+    (used,) = seen
+    assert used == spec.scenario and scenario_hash(used) == spec.scenario_hash
+    assert all(k is sys.intern(k) for k in _field_names(used))
+    assert out.summary == run("bundled_payment", **SMALL).extended
+
+
+def test_local_cluster_workers_are_quiet_and_give_in_process_results():
+    specs = make_specs([load_scenario("baseline")], 2, **SMALL)
+    here, there = [], []
+    execute(specs, here.extend, workers=1)
+    with Cluster(workers=1) as cluster:
+        import dask
+
+        settings = cluster.client.run(lambda: {k: dask.config.get(k) for k in QUIET_WORKERS})
+        execute(specs, there.extend, cluster=cluster)
+    assert list(settings.values()) == [QUIET_WORKERS]
+    assert [o.summary for o in there] == [o.summary for o in here]
 
 
 # ---- a real scheduler and two workers --------------------------------------------------------
