@@ -353,10 +353,11 @@ def plasticity_pulse(dt_since_dose, p: ClinicalParams):
         )
     dt = dt_since_dose.astype(float, copy=False)
     rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
-    with np.errstate(invalid="ignore"):
-        falling = np.exp(
-            -np.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
-        )
+    # Before the peak ``falling`` is discarded, so its exponent is clipped there (no overflow);
+    # a vanishing half-life sends it to exp(-inf) = 0, the right limit.
+    with np.errstate(invalid="ignore", over="ignore"):
+        since_peak = np.maximum(dt - p.dur_plasticity_peak_days, 0.0)
+        falling = np.exp(-np.log(2.0) * since_peak / p.dur_plasticity_half_life_days)
         out = np.where(dt < p.dur_plasticity_peak_days, np.clip(rising, 0.0, 1.0), falling)
         return np.where(np.isfinite(dt) & (dt >= 0.0), out, 0.0)
 
@@ -441,7 +442,9 @@ def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: Clinica
 
 def stabilisation(n, n0, p: ClinicalParams):
     """Multiplier (0-1] on drift and stress hazard: narrative change stabilises the reset."""
-    change = _minimum(loosening(n, n0) / p.p_full_narrative_change, 1.0)
+    # min(l, full) / full is min(l / full, 1) exactly, without overflowing for a tiny ``full``.
+    full = p.p_full_narrative_change
+    change = _minimum(loosening(n, n0), full) / full
     return 1.0 - p.p_narrative_stabilisation * change
 
 
