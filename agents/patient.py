@@ -16,7 +16,7 @@ from enum import IntEnum
 from typing import Annotated
 
 import mesa
-from mesa.time.events import Event
+from mesa.time.events import Event, Priority
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import clinical as cm
@@ -28,6 +28,34 @@ from agents.therapist import Therapist
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Days = Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=1000)]
+
+
+_DEFAULT_PRIORITY = Priority.DEFAULT.value
+
+
+class PatientEvent(Event):
+    """A Mesa ``Event`` (default priority) that holds its callback directly.
+
+    Mesa wraps an event's callback in a weak reference so that an event cannot keep a removed
+    agent alive. Patients are never removed from a model, so the weak reference only cost time
+    (about a tenth of a patient event's plumbing, profiled at 100,000 patients). The unique id
+    comes from Mesa's own counter, so the event orders exactly as a plain ``Event`` would.
+    """
+
+    def __init__(self, time: float, function) -> None:
+        # Not Event.__init__: that would build the weak reference this class exists to avoid.
+        self.time = time
+        self.priority = _DEFAULT_PRIORITY
+        self._canceled = False
+        self.fn = function
+        self.unique_id = next(Event._ids)
+        self.function_args = []
+        self.function_kwargs = {}
+
+    def execute(self) -> None:
+        """Call the callback unless the event was cancelled."""
+        if not self._canceled:
+            self.fn()
 
 
 class PathwayState(IntEnum):
@@ -260,10 +288,10 @@ class Patient(mesa.Agent):
 
     def _schedule(self, method, at: float) -> Event:
         # Model.schedule_event without its argument checks (``at`` is never in the past here,
-        # ``method`` is always a live bound method): the same Mesa Event on the same list.
+        # ``method`` is always a bound method of this patient): an Event on the same list.
         model = self.model
         now = model.time
-        event = Event(at if at > now else now, method)
+        event = PatientEvent(at if at > now else now, method)
         model._event_list.add_event(event)
         return event
 
