@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import pickle
 import re
 
 import pandas as pd
@@ -31,7 +32,8 @@ from model.invariants import check_all
 from model.model import KetasimModel
 from model.params import Scenario
 from scenarios.api import build, scenario_from_dict
-from scenarios.loader import ScenarioError, preset_names
+from scenarios.batch import _revalidated
+from scenarios.loader import ScenarioError, preset_names, scenario_hash
 
 # CI budget: 30 examples a property, the same ones every run (derandomized: CI is reproducible
 # and a red build means the code changed). KETASIM_PROPERTY_EXAMPLES=N runs N fresh random
@@ -128,6 +130,16 @@ def test_same_seed_gives_identical_outputs_however_the_run_is_chunked(scenario, 
     _assert_same(a, b, "two runs with the same seed")
     _assert_same(a, c, "a run paused and resumed vs one straight through")
     counter.passed("same_seed_identical")
+
+
+@settings(max_examples=200, deadline=None, derandomize=not RANDOM_SEARCH)
+@given(scenario=strat.scenarios())
+def test_a_pickled_scenario_revalidates_to_an_equal_one(scenario):
+    """Batch workers run a re-validated copy of the scenario they unpickle: it must be equal."""
+    received = pickle.loads(pickle.dumps(scenario))
+    again = _revalidated(received)
+    assert again == scenario
+    assert scenario_hash(again) == scenario_hash(scenario)
 
 
 @settings(max_examples=10, deadline=None, derandomize=not RANDOM_SEARCH)
