@@ -81,7 +81,6 @@ class KetasimModel(mesa.Model):
         if n < 1 or self.days < 1:
             raise ValueError("n_patients and days must be at least 1")
         self.streams = Streams(seed, self.replication)
-        self._discount_base = 1.0 + scenario.metrics.p_discount_per_year
         self.ledger = Ledger(keep_claims=keep_claims)
         self.tally = Tally(self.days, scenario.metrics)
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
@@ -363,7 +362,8 @@ class KetasimModel(mesa.Model):
         pop = self.population
         pop.spend_cents[patient.idx] += cents
         usd = cents / 100.0
-        self.tally.disc_cost_cents += cents * self._discount_base ** (-t / 365.0)
+        rate = self.scenario.metrics.p_discount_per_year
+        self.tally.disc_cost_cents += cents * discount_factor(t, rate)
         match payee_kind:
             case PartyKind.PHARMA:
                 self.pharma_revenue_cents += cents
