@@ -264,12 +264,13 @@ FOUND_BUG_SCENARIOS: dict[str, bytes | str] = {
     "newline_in_top_level_key": '"x\\ny" = 1\n',
     "newline_in_extends": 'extends = "a\\nb"\n',
 }
+BAD_SCENARIO_FILES = {**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}
 
 
-@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}), ids=str)
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIO_FILES), ids=str)
 def test_hostile_scenario_file_gives_one_line_naming_it(tmp_path, case):
     counter.tried("hostile_scenario_files")
-    data = {**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}[case]
+    data = BAD_SCENARIO_FILES[case]
     path = write(tmp_path / f"{case}.toml", data)
     expect_error(load_scenario, str(path), str(path))
     # The same file as a trial protocol is refused the same way.
@@ -694,10 +695,10 @@ def _leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".ketasim-"))
 
 
-@pytest.mark.parametrize("case", sorted({**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}), ids=str)
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIO_FILES), ids=str)
 def test_cli_run_with_hostile_file_writes_nothing(tmp_path, capsys, case):
     counter.tried("cli_run_hostile_files")
-    data = {**HOSTILE_SCENARIOS, **FOUND_BUG_SCENARIOS}[case]
+    data = BAD_SCENARIO_FILES[case]
     path = write(tmp_path / f"{case}.toml", data)
     out_dir = tmp_path / "out"
     code, out, err = run_cli(capsys, ["run", str(path), "--json", "--out", str(out_dir)])
