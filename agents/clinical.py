@@ -450,7 +450,21 @@ def stabilisation(n, n0, p: ClinicalParams):
 
 def drift(value, baseline, dt, stab, p: ClinicalParams):
     """Structural value after ``dt`` days of drift back toward its baseline (closed form)."""
-    return baseline - (baseline - value) * _exp(-p.rate_drift_per_day * stab * dt)
+    return drift_by(value, baseline, drift_remaining(dt, stab, p))
+
+
+def drift_remaining(dt, stab, p: ClinicalParams):
+    """Share of a layer's distance from baseline left after ``dt`` days of drift.
+
+    The same for all three layers of a patient (one rate, one stabilisation), so a caller
+    advancing b, r and n together computes it once and applies it with ``drift_by``.
+    """
+    return _exp(-p.rate_drift_per_day * stab * dt)
+
+
+def drift_by(value, baseline, remaining):
+    """Structural value with ``remaining`` of its distance from baseline left (see ``drift``)."""
+    return baseline - (baseline - value) * remaining
 
 
 def stress_setback(value, baseline, p: ClinicalParams):

@@ -60,11 +60,13 @@ class ClinicalState:
 
     def structural_at(self, t, idx=slice(None)):
         """Structural (b, r, n) at time ``t`` by closed-form drift (no stress events)."""
-        stab = cm.stabilisation(self.n[idx], self.n0[idx], self.p)
+        n0 = self.n0[idx]
+        stab = cm.stabilisation(self.n[idx], n0, self.p)
         dt = np.maximum(t - self.t_update[idx], 0.0)
-        b = cm.drift(self.b[idx], self.b0[idx], dt, stab, self.p)
-        r = cm.drift(self.r[idx], self.r0[idx], dt, stab, self.p)
-        n = cm.drift(self.n[idx], self.n0[idx], dt, stab, self.p)
+        remaining = cm.drift_remaining(dt, stab, self.p)
+        b = cm.drift_by(self.b[idx], self.b0[idx], remaining)
+        r = cm.drift_by(self.r[idx], self.r0[idx], remaining)
+        n = cm.drift_by(self.n[idx], n0, remaining)
         return b, r, n
 
     def severity_at(self, t, idx=slice(None)):
@@ -147,9 +149,10 @@ class ClinicalState:
             p = self.p
             n0 = float(self.n0[i])
             stab = cm.stabilisation(n, n0, p)
-            b = cm.drift(b, float(self.b0[i]), dt, stab, p)
-            r = cm.drift(r, float(self.r0[i]), dt, stab, p)
-            n = cm.drift(n, n0, dt, stab, p)
+            remaining = cm.drift_remaining(dt, stab, p)
+            b = cm.drift_by(b, float(self.b0[i]), remaining)
+            r = cm.drift_by(r, float(self.r0[i]), remaining)
+            n = cm.drift_by(n, n0, remaining)
         return b, r, n
 
     def advance_row(self, t: float, i: int) -> tuple[float, float, float]:

@@ -249,6 +249,8 @@ class Patient(mesa.Agent):
         self.can_pay_cash = bool(pop.can_pay_cash[idx])
         self.adherence = float(pop.adherence[idx])
         self.wait_tolerance = float(pop.wait_tolerance[idx])
+        # Coverage never changes within a run, so the payer is looked up once.
+        self.payer = model.payer_of(self.payer_kind)
         self.state = PathwayState.NOT_SEEKING
         self.route = Route.NONE
         self.prescriber: Prescriber | None = None
@@ -276,11 +278,6 @@ class Patient(mesa.Agent):
     def params(self) -> PatientParams:
         """The scenario's patient parameters."""
         return self.model.scenario.patients
-
-    @property
-    def payer(self):
-        """This patient's payer agent, or None when uninsured."""
-        return self.model.payer_of(self.payer_kind)
 
     def _set_state(self, state: PathwayState) -> None:
         self.state = state

@@ -7,6 +7,7 @@ dose with a therapist trained in ketamine integration.
 
 from __future__ import annotations
 
+import functools
 import math
 from bisect import bisect_left
 from typing import Annotated
@@ -126,9 +127,13 @@ class Therapist(mesa.Agent):
         self.integration_sessions = 0
         self.revenue = 0.0
 
-    @property
+    @functools.cached_property
     def capacity(self) -> int:
-        """Sessions a week for this catchment: more when payers pay more (labour supply)."""
+        """Sessions a week for this catchment: more when payers pay more (labour supply).
+
+        Computed once: it depends only on the run's (frozen) scenario, and booking searches
+        read it for every week they look at.
+        """
         tp = self.model.scenario.therapists
         rel = self.model.scenario.policy.rel_therapy_rate
         return max(

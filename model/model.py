@@ -342,7 +342,7 @@ class KetasimModel(mesa.Model):
     # ------------------------------------------------------------------ billing
     def _claim(
         self,
-        patient: Patient,
+        i: int,
         t: float,
         code: Code,
         payee_kind: PartyKind,
@@ -351,19 +351,17 @@ class KetasimModel(mesa.Model):
         silo: Silo,
         status: ClaimStatus,
         cents: int,
+        discount: float,
     ) -> None:
+        """Write one claim for row ``i`` and move its money (``discount``: the factor at ``t``)."""
         payee_id = payee.unique_id if payee is not None else 0
         payer_id = int(payer.kind) if payer is not None else OUT_OF_POCKET_PAYER
-        self.ledger.record(
-            t, patient.idx, payee_kind, payee_id, payer_id, silo, code, status, cents
-        )
+        self.ledger.record(t, i, payee_kind, payee_id, payer_id, silo, code, status, cents)
         if status is ClaimStatus.DENIED or cents == 0:
             return
-        pop = self.population
-        pop.spend_cents[patient.idx] += cents
+        self.population.spend_cents[i] += cents
         usd = cents / 100.0
-        rate = self.scenario.metrics.p_discount_per_year
-        self.tally.disc_cost_cents += cents * discount_factor(t, rate)
+        self.tally.disc_cost_cents += cents * discount
         match payee_kind:
             case PartyKind.PHARMA:
                 self.pharma_revenue_cents += cents
@@ -412,35 +410,33 @@ class KetasimModel(mesa.Model):
         ``payer`` is None.
         """
         total = to_cents(usd)
+        i = patient.idx
+        # Both halves of a payment share its date, so its discount factor is computed once.
+        discount = discount_factor(t, self.scenario.metrics.p_discount_per_year)
         if payer is None:
+            silo = Silo.OUT_OF_POCKET
             self._claim(
-                patient,
-                t,
-                code,
-                payee_kind,
-                payee,
-                None,
-                Silo.OUT_OF_POCKET,
-                ClaimStatus.SELF_PAY,
-                total,
+                i, t, code, payee_kind, payee, None, silo, ClaimStatus.SELF_PAY, total, discount
             )
-            self._track_billing(patient, code, payee_kind, payee, Silo.OUT_OF_POCKET)
-            return
-        oop = to_cents(usd * payer.cost_share)
-        silo = payer.silo_for(code)
-        self._claim(patient, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop)
-        if oop:
+        else:
+            oop = to_cents(usd * payer.cost_share)
+            silo = payer.silo_for(code)
             self._claim(
-                patient,
-                t,
-                code,
-                payee_kind,
-                payee,
-                None,
-                Silo.OUT_OF_POCKET,
-                ClaimStatus.SELF_PAY,
-                oop,
+                i, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop, discount
             )
+            if oop:
+                self._claim(
+                    i,
+                    t,
+                    code,
+                    payee_kind,
+                    payee,
+                    None,
+                    Silo.OUT_OF_POCKET,
+                    ClaimStatus.SELF_PAY,
+                    oop,
+                    discount,
+                )
         self._track_billing(patient, code, payee_kind, payee, silo)
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
