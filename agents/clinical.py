@@ -313,6 +313,17 @@ def relief_at(relief_last, dt_since_dose, n_course_doses, rel_dur, p: ClinicalPa
     return relief_last * _exp(-(ratio**p.shape_relief))
 
 
+def relief_zero_ratio(p: ClinicalParams) -> float:
+    """Time since a dose, in relief-scale units, from which ``relief_at`` is exactly zero.
+
+    ``exp(-x)`` underflows to 0.0 in double precision for x above about 745.13, so once
+    ``ratio ** shape_relief`` passes 746 the curve is exactly zero, whatever the relief it
+    started from. A relative margin of 1e-6 covers the rounding of ``dt / scale``. Callers
+    evaluating many rows skip those past this point and get the same values.
+    """
+    return 746.0 ** (1.0 / p.shape_relief) * (1.0 + 1e-6)
+
+
 def relief_after_dose(relief_now, sensitivity, p: ClinicalParams):
     """Relief just after a dose: the larger of the two, plus a partial stacking of the other.
 

@@ -7,6 +7,8 @@ rows at once without a Python loop over patients (DESIGN §1).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from agents import clinical as cm
@@ -51,12 +53,41 @@ class ClinicalState:
     def __len__(self) -> int:
         return len(self.b0)
 
+    @functools.cached_property
+    def baseline_totals(self) -> tuple[float, float, float, float]:
+        """Sums over all rows of (sev0, b0, r0, n0): baselines never change, so summed once."""
+        return (
+            float(self.sev0.sum()),
+            float(self.b0.sum()),
+            float(self.r0.sum()),
+            float(self.n0.sum()),
+        )
+
     # -- reading -------------------------------------------------------------------------
     def relief(self, t, idx=slice(None)):
-        """Acute relief on b at time ``t`` for rows ``idx``."""
-        dt = t - self.t_last_dose[idx]
-        rel = cm.relief_at(self.relief_last[idx], dt, self.n_course[idx], self.rel_dur[idx], self.p)
-        return np.where(np.isnan(dt), 0.0, rel)
+        """Acute relief on b at time ``t`` for rows ``idx``.
+
+        Only rows whose relief can still be above zero are put through the Weibull curve (its
+        power is the costly part): in a long run most treated patients were never dosed or are
+        past ``relief_zero_ratio``, where the curve is exactly zero. Same values as evaluating
+        every row.
+        """
+        dt = np.asarray(t - self.t_last_dose[idx], dtype=float)
+        shape = dt.shape
+        dt = dt.ravel()
+        n_course = np.ravel(self.n_course[idx])
+        rel_dur = np.ravel(self.rel_dur[idx])
+        # NaN (never dosed) compares False: no relief.
+        live = np.flatnonzero(
+            dt < cm.relief_zero_ratio(self.p) * cm.relief_scale(n_course, rel_dur, self.p)
+        )
+        if isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype.kind in "iu":
+            relief_last = self.relief_last[idx[live]]
+        else:
+            relief_last = np.ravel(self.relief_last[idx])[live]
+        out = np.zeros(dt.shape)
+        out[live] = cm.relief_at(relief_last, dt[live], n_course[live], rel_dur[live], self.p)
+        return out.reshape(shape)
 
     def structural_at(self, t, idx=slice(None)):
         """Structural (b, r, n) at time ``t`` by closed-form drift (no stress events)."""
@@ -184,8 +215,12 @@ class ClinicalState:
         ring[1:] = ring[:-1].copy()
         ring[0] = t
 
-    def session_row(self, t: float, i: int) -> None:
-        """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``)."""
+    def session_row(self, t: float, i: int, relief: float | None = None) -> None:
+        """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``).
+
+        ``relief`` is row ``i``'s acute relief at ``t`` when the caller has just read it
+        (``relief_row``; drift does not change it), so it is not computed twice.
+        """
         p = self.p
         b, r, n = self.advance_row(t, i)
         last = float(self.t_last_dose[i])
@@ -199,7 +234,7 @@ class ClinicalState:
             float(self.b0[i]),
             float(self.r0[i]),
             float(self.n0[i]),
-            self.relief_row(t, i),
+            self.relief_row(t, i) if relief is None else relief,
             p_now,
             acute,
             p,

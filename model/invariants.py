@@ -28,7 +28,7 @@ import numpy as np
 
 from agents import clinical as cm
 from agents.codes import ClaimStatus, PartyKind, Silo
-from agents.patient import PathwayState
+from agents.patient import CareCategory, PathwayState
 
 # Float money (agent revenue in USD) is summed claim by claim; allow rounding of that order.
 _USD_TOLERANCE = 1e-6
@@ -188,6 +188,16 @@ def check_patients_conserved(model: Any) -> None:
     if (sought[state != PathwayState.NOT_SEEKING] == 0).any():
         _fail(
             model, "patients conserved", "a patient past NOT_SEEKING is not marked as having sought"
+        )
+    # The daily sample counts care categories from the flags (Population.category_counts);
+    # they must be the per-row categories' counts.
+    by_row = np.bincount(pop.categories(), minlength=len(CareCategory))
+    counted = pop.category_counts()
+    if not np.array_equal(by_row, counted):
+        _fail(
+            model,
+            "patients conserved",
+            f"category_counts {counted.tolist()} != bincount(categories) {by_row.tolist()}",
         )
 
 

@@ -158,11 +158,12 @@ class DailyRecorder:
         model.update_outcomes(t, treated, resp, remit)
 
         n_all = pop.n
-        sev_total = sev.sum() + (clin.sev0.sum() - clin.sev0[treated].sum())
-        b_total = b_eff.sum() + (clin.b0.sum() - clin.b0[treated].sum())
-        r_total = r.sum() + (clin.r0.sum() - clin.r0[treated].sum())
-        n_total = n.sum() + (clin.n0.sum() - clin.n0[treated].sum())
-        cats = np.bincount(pop.categories(), minlength=len(CareCategory))
+        sev0_all, b0_all, r0_all, n0_all = clin.baseline_totals
+        sev_total = sev.sum() + (sev0_all - clin.sev0[treated].sum())
+        b_total = b_eff.sum() + (b0_all - clin.b0[treated].sum())
+        r_total = r.sum() + (r0_all - clin.r0[treated].sum())
+        n_total = n.sum() + (n0_all - clin.n0[treated].sum())
+        cats = pop.category_counts()
         sought = max(int(cats[1:].sum()), 1)
         ledger = model.ledger
         waits = tally.therapy_waits
@@ -232,7 +233,7 @@ def summarise(model) -> dict:
     mp = model.scenario.metrics
     days = model.days
     last = model.daily.rows[-1]
-    cats = np.bincount(pop.categories(), minlength=len(CareCategory))
+    cats = pop.category_counts()
     sought = max(int(cats[1:].sum()), 1)
     treated = pop.treated
     n_treated = int(treated.sum())

@@ -109,6 +109,31 @@ class Population:
         cat[~self.sought] = CareCategory.NOT_SEEKING
         return cat
 
+    def category_counts(self) -> np.ndarray:
+        """Rows per care category: ``np.bincount(categories())`` without building the array.
+
+        Read every day, so counted from the flags directly, with the same precedence: not
+        seeking, then dropped out, then integrated, drug only, therapy only, untreated.
+        """
+        dropped = self.state == PathwayState.DROPPED_OUT
+        staying = self.sought & ~dropped
+        dosed = self.got_dose & staying
+        n_integrated = np.count_nonzero(dosed & self.got_in_window)
+        n_drug_only = np.count_nonzero(dosed) - n_integrated
+        n_therapy_only = np.count_nonzero(self.got_session & ~self.got_dose & staying)
+        n_dropped = np.count_nonzero(dropped & self.sought)
+        n_sought = np.count_nonzero(self.sought)
+        counts = np.zeros(len(CareCategory), dtype=np.int64)
+        counts[CareCategory.NOT_SEEKING] = self.n - n_sought
+        counts[CareCategory.INTEGRATED] = n_integrated
+        counts[CareCategory.DRUG_ONLY] = n_drug_only
+        counts[CareCategory.THERAPY_ONLY] = n_therapy_only
+        counts[CareCategory.DROPPED_OUT] = n_dropped
+        counts[CareCategory.UNTREATED] = (
+            n_sought - n_dropped - n_integrated - n_drug_only - n_therapy_only
+        )
+        return counts
+
     def fragmented(self) -> np.ndarray:
         """Rows whose drug and therapy were billed apart with no coordination claim.
 

@@ -159,3 +159,39 @@ def test_params_reject_unknown_keys_and_bad_types():
         ClinicalParams.model_validate({"w_bb": 0.1})
     with pytest.raises(ValidationError):
         ClinicalParams.model_validate({"w_b": "0.6"})
+
+
+@pytest.mark.parametrize("shape", [0.5, 1.0, 2.5, 5.0])
+def test_relief_is_exactly_zero_past_the_zero_ratio_and_not_before(shape):
+    p = ClinicalParams(shape_relief=shape)
+    scale = cm.relief_scale(3, 1.7, p)
+    edge = cm.relief_zero_ratio(p) * scale
+    past = np.linspace(edge, 50.0 * edge, 200)
+    assert np.all(cm.relief_at(1.0, past, 3, 1.7, p) == 0.0)
+    # A little short of the edge relief is still above zero: the edge is not set too early.
+    assert cm.relief_at(1.0, np.array([0.9 * edge]), 3, 1.7, p)[0] > 0.0
+
+
+def test_population_relief_skipping_decayed_rows_equals_evaluating_every_row():
+    from agents.clinical_state import ClinicalState
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    state = ClinicalState(*cm.draw_baselines(rng, n, P), P)
+    state.t_last_dose[:] = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0.0, 900.0, n))
+    state.relief_last[:] = rng.uniform(0.0, 1.0, n)
+    state.n_course[:] = rng.integers(1, 9, n)
+    for t in (0.0, 450.0, 900.0, 2000.0):
+        dt = t - state.t_last_dose
+        full = np.where(
+            np.isnan(dt),
+            0.0,
+            cm.relief_at(state.relief_last, dt, state.n_course, state.rel_dur, P),
+        )
+        assert np.array_equal(state.relief(t), full)
+        rows = np.flatnonzero(rng.random(n) < 0.5)
+        assert np.array_equal(state.relief(t, rows), full[rows])
+        mask = rng.random(n) < 0.5
+        assert np.array_equal(state.relief(t, mask), full[mask])
+        assert state.relief(t, int(rows[0])) == full[rows[0]]
+    assert 0 < np.count_nonzero(state.relief(900.0)) < n

@@ -310,6 +310,12 @@ def _corrupt_agent_state(m):
     m.population.state[patient.idx] = (int(patient.state) + 1) % 5
 
 
+def _corrupt_category_counts(m):
+    # A counting shortcut that drifts from the per-row categories (one integrated too many).
+    right = m.population.category_counts()
+    m.population.category_counts = lambda: right + (right == right.max())
+
+
 def _corrupt_ledger_total(m):
     m.ledger.paid_by_silo[next(iter(m.ledger.paid_by_silo))] += 1
 
@@ -355,7 +361,7 @@ def _corrupt_event_time(m):
 
 
 CORRUPTIONS = {
-    "patients conserved": [_corrupt_state_counts, _corrupt_agent_state],
+    "patients conserved": [_corrupt_state_counts, _corrupt_agent_state, _corrupt_category_counts],
     "money conserved": [
         _corrupt_ledger_total,
         _corrupt_claim_row,
