@@ -307,13 +307,22 @@ class Patient(mesa.Agent):
         clinics = self.model.candidate_clinics(rng, params.n_candidate_clinics)
         # One taste shock per option (clinics, then therapy alone), drawn at once.
         noise = rng.gumbel(size=len(clinics) + 1).tolist()
+        # What a course costs and how much it is liked depend on the clinic's model only, so
+        # each model is priced once per search; clinics differ by their first free chair.
+        priced: dict[BusinessModel, float | None] = {}
+        earliest = now + params.dur_intake_lag_days
+        tolerance = max(self.wait_tolerance, 1.0)
         for clinic, shock in zip(clinics, noise, strict=False):
-            option = self._value_clinic(clinic, now)
-            if option is None:
+            bm = clinic.business_model
+            if bm not in priced:
+                priced[bm] = self._value_model(bm)
+            value = priced[bm]
+            if value is None:
                 continue
-            u = option[0] + shock
+            start = clinic.next_chair_time(earliest)
+            u = value - (start - now) / tolerance + shock
             if u > best_u:
-                best_u, best = u, (clinic, option[1])
+                best_u, best = u, (clinic, start)
         if self.model.scenario.policy.therapy_available:
             oop = self._therapy_oop_per_session() * params.n_therapy_course
             u = params.u_therapy_only - oop / self._oop_scale() + noise[-1]
@@ -364,12 +373,15 @@ class Patient(mesa.Agent):
             case _:
                 raise ValueError(f"unknown business model {bm!r}")
 
-    def _value_clinic(self, clinic: Prescriber, now: float) -> tuple[float, float] | None:
-        """(utility before noise, intake time) of a clinic, or None when not feasible."""
+    def _value_model(self, bm: BusinessModel) -> float | None:
+        """Utility (before the wait and noise) of a course at a clinic of model ``bm``.
+
+        None when this patient cannot have it (no coverage and no cash, or a denied prior
+        authorisation for esketamine).
+        """
         params = self.params
         policy = self.model.scenario.policy
         payer = self.payer
-        bm = clinic.business_model
         n = params.n_induction_doses
         match bm:
             case BusinessModel.INFUSION_CASH:
@@ -404,10 +416,7 @@ class Patient(mesa.Agent):
                 pref = params.u_integrated
             case _:
                 raise ValueError(f"unknown business model {bm!r}")
-        start = clinic.next_chair_time(now + params.dur_intake_lag_days)
-        wait = start - now
-        u = pref - oop / self._oop_scale() - wait / max(self.wait_tolerance, 1.0)
-        return u, start
+        return pref - oop / self._oop_scale()
 
     # ------------------------------------------------------------------ intake and PA
     def intake(self) -> None:

@@ -40,7 +40,8 @@ class KeyedEventList(EventList):
         events = self._events
         while events:
             event = heappop(events)[3]
-            if not event.CANCELED:
+            # The attribute behind Event.CANCELED (a property): read once per event popped.
+            if not event._canceled:
                 return event
         raise IndexError("Event list is empty")
 

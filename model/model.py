@@ -85,6 +85,7 @@ class KetasimModel(mesa.Model):
         self.tally = Tally(self.days, scenario.metrics)
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
+        self._splits: dict[tuple, tuple[Silo, int, int]] = {}  # see _split_payment
         self.daily = DailyRecorder()
         self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
@@ -409,18 +410,19 @@ class KetasimModel(mesa.Model):
         The payer pays it less the patient's cost share; the patient pays all of it when
         ``payer`` is None.
         """
-        total = to_cents(usd)
+        split = self._splits.get((payer, code, usd))
+        if split is None:
+            split = self._split_payment(code, usd, payer)
+            self._splits[(payer, code, usd)] = split
+        silo, total, oop = split
         i = patient.idx
         # Both halves of a payment share its date, so its discount factor is computed once.
         discount = discount_factor(t, self.scenario.metrics.p_discount_per_year)
         if payer is None:
-            silo = Silo.OUT_OF_POCKET
             self._claim(
                 i, t, code, payee_kind, payee, None, silo, ClaimStatus.SELF_PAY, total, discount
             )
         else:
-            oop = to_cents(usd * payer.cost_share)
-            silo = payer.silo_for(code)
             self._claim(
                 i, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop, discount
             )
@@ -438,6 +440,18 @@ class KetasimModel(mesa.Model):
                     discount,
                 )
         self._track_billing(patient, code, payee_kind, payee, silo)
+
+    def _split_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple[Silo, int, int]:
+        """(budget, whole amount, patient's share) in cents of paying ``usd`` for ``code``.
+
+        A pure function of its arguments for a run (cost shares and carve-outs are fixed by the
+        scenario), so ``_pay`` keeps each answer: a run pays a few dozen distinct amounts
+        hundreds of thousands of times.
+        """
+        total = to_cents(usd)
+        if payer is None:
+            return Silo.OUT_OF_POCKET, total, total
+        return payer.silo_for(code), total, to_cents(usd * payer.cost_share)
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
         """Bill an intake evaluation (cash clinics charge it to the patient)."""
