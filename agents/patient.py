@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Annotated
 
 import mesa
@@ -42,6 +43,11 @@ class PatientEvent(Event):
     comes from Mesa's own counter, so the event orders exactly as a plain ``Event`` would.
     """
 
+    # A patient's callback takes no arguments: one shared, read-only empty set of them instead
+    # of a new list and dict per event (Mesa's ``cancel`` still replaces them per instance).
+    function_args: tuple = ()
+    function_kwargs = MappingProxyType({})
+
     def __init__(self, time: float, function) -> None:
         # Not Event.__init__: that would build the weak reference this class exists to avoid.
         self.time = time
@@ -49,8 +55,6 @@ class PatientEvent(Event):
         self._canceled = False
         self.fn = function
         self.unique_id = next(Event._ids)
-        self.function_args = []
-        self.function_kwargs = {}
 
     def execute(self) -> None:
         """Call the callback unless the event was cancelled."""
@@ -241,6 +245,39 @@ class Patient(mesa.Agent):
     them. Row ``idx`` of the model's population holds the clinical state.
     """
 
+    # A national run holds a million of these. Slots keep each one small (CPython gives up
+    # sharing instance-dict keys past 30 attributes, which cost ~1.2 kB a patient) and make
+    # the attribute reads of every event cheaper; Mesa's own attributes stay in __dict__.
+    __slots__ = (
+        "_dose_event",
+        "_other_event",
+        "_session_event",
+        "adherence",
+        "bundle_paid",
+        "can_pay_cash",
+        "coordination_months",
+        "doses_given",
+        "doses_planned",
+        "idx",
+        "in_maintenance",
+        "integrated_sessions",
+        "missed_sessions",
+        "pa_denied",
+        "payer",
+        "payer_kind",
+        "pending_doses",
+        "prescriber",
+        "route",
+        "seek_attempts",
+        "sessions_left",
+        "sessions_this_year",
+        "state",
+        "therapist",
+        "therapy_ongoing",
+        "therapy_requested_at",
+        "wait_tolerance",
+    )
+
     def __init__(self, model: mesa.Model, idx: int) -> None:
         super().__init__(model)
         pop = model.population
@@ -268,7 +305,7 @@ class Patient(mesa.Agent):
         self.therapy_ongoing = False
         self.therapy_requested_at = math.nan
         self.bundle_paid = False
-        self.coordination_months: set[int] = set()
+        self.coordination_months: set[int] | None = None  # created at the first coordination fee
         self._dose_event = None
         self._session_event = None
         self._other_event = None

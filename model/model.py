@@ -545,6 +545,8 @@ class KetasimModel(mesa.Model):
             )
         if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
             month = int(t // DAYS_PER_MONTH)
+            if patient.coordination_months is None:
+                patient.coordination_months = set()
             if month not in patient.coordination_months:
                 patient.coordination_months.add(month)
                 self._pay(
