@@ -61,6 +61,15 @@ class PatientEvent(Event):
         if not self._canceled:
             self.fn()
 
+    # Mesa's Event pickles by dereferencing its weak reference, ``self.fn()``; here that would
+    # call the callback (a pickle or deepcopy of a model would run its patients' events), so
+    # the state is the plain attributes, the callback included.
+    def __getstate__(self) -> dict:
+        return self.__dict__.copy()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
 
 class PathwayState(IntEnum):
     """Where a patient is in the care pathway (exactly one at any time)."""

@@ -231,7 +231,7 @@ class TherapistPool:
 
     def __init__(self, therapists: list[Therapist]) -> None:
         self.therapists = therapists
-        self._position = {id(t): k for k, t in enumerate(therapists)}
+        self._position = {t: k for k, t in enumerate(therapists)}  # by object: copies stay valid
         self._capacity = therapists[0].capacity if therapists else 1
         # week -> (free positions, free trained positions), both sorted.
         self._weeks: dict[int, tuple[list[int], list[int]]] = {}
@@ -266,7 +266,7 @@ class TherapistPool:
         lists = self._weeks.get(week)
         if lists is None or therapist.booked.get(week, 0) < self._capacity:
             return
-        k = self._position[id(therapist)]
+        k = self._position[therapist]
         for positions in lists:
             j = bisect_left(positions, k)
             if j < len(positions) and positions[j] == k:
@@ -277,7 +277,7 @@ class TherapistPool:
         lists = self._weeks.get(week)
         if lists is None or therapist.booked.get(week, 0) >= self._capacity:
             return
-        k = self._position[id(therapist)]
+        k = self._position[therapist]
         for positions, wanted in zip(lists, (True, therapist.trained), strict=True):
             j = bisect_left(positions, k)
             if wanted and (j == len(positions) or positions[j] != k):

@@ -25,7 +25,7 @@ from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
 from model.billing import OUT_OF_POCKET_PAYER, Ledger, to_cents
-from model.events import KeyedEventList
+from model.events import BucketedEventList
 from model.metrics import (
     DailyRecorder,
     Tally,
@@ -72,7 +72,7 @@ class KetasimModel(mesa.Model):
         seed = scenario.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         # Same events and order as Mesa's list, compared in C (model/events.py).
-        self._event_list = KeyedEventList([e for e in self._event_list._events])
+        self._event_list = BucketedEventList(list(self._event_list._events))
         self.scenario = scenario
         self.seed = seed
         self.replication = int(replication)

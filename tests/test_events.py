@@ -1,0 +1,101 @@
+"""The day-bucketed event list pops exactly what Mesa's own event list pops, in the same order."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mesa.time.events import Event, EventList, Priority
+
+from model.events import BucketedEventList
+
+PRIORITIES = [Priority.HIGH, Priority.DEFAULT, Priority.LOW]
+
+
+def _noop() -> None:
+    """A module-level callback (Mesa keeps only a weak reference to it)."""
+
+
+# One step of a run: add an event some time after the last one popped (often at the same
+# time, or on the same day), cancel a pending one, or pop the next.
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("add"),
+            st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.999, 1.0, 1.5, 3.0, 7.0, 30.0, 365.25]),
+            st.integers(0, 2),
+        ),
+        st.tuples(st.just("cancel"), st.integers(0, 10_000)),
+        st.tuples(st.just("pop")),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=STEPS)
+def test_pops_the_same_events_in_the_same_order_as_mesa(steps):
+    mesa_list, ours = EventList(), BucketedEventList()
+    now, made, popped_mesa, popped_ours = 0.0, [], [], []
+    for step in steps:
+        match step:
+            case ("add", after, priority):
+                event = Event(now + after, _noop, priority=PRIORITIES[priority])
+                made.append(event)
+                mesa_list.add_event(event)
+                ours.add_event(event)
+            case ("cancel", k) if made:
+                made[k % len(made)].cancel()
+            case ("pop",):
+                if mesa_list.is_empty():
+                    assert ours.is_empty()
+                    continue
+                a, b = mesa_list.pop_event(), ours.pop_event()
+                popped_mesa.append(a)
+                popped_ours.append(b)
+                now = a.time
+        assert len(ours) == len(mesa_list)
+    assert popped_ours == popped_mesa
+    # And whatever is left drains in the same order.
+    while not mesa_list.is_empty():
+        assert ours.pop_event() is mesa_list.pop_event()
+    assert ours.is_empty()
+    with pytest.raises(IndexError):
+        ours.pop_event()
+
+
+def test_views_of_the_pending_events():
+    ours = BucketedEventList()
+    events = [Event(t, _noop) for t in (5.5, 0.2, 40.0, 0.1, math.inf)]
+    for event in events:
+        ours.add_event(event)
+    events[2].cancel()
+    assert [e.time for e in ours.peek_ahead(3)] == [0.1, 0.2, 5.5]
+    assert sorted(e.time for e in ours.pending()) == [0.1, 0.2, 5.5, math.inf]
+    assert events[0] in ours and events[2] not in ours
+    assert len(ours) == 4
+    assert ours.pop_event() is events[3]  # a day's bucket becomes the current heap
+    ours.add_event(late := Event(0.15, _noop))  # same day, after popping began
+    assert ours.pop_event() is late
+    ours.compact()
+    assert len(ours) == 3 and "time=5.5" in repr(ours)
+    ours.clear()
+    assert ours.is_empty()
+
+
+def test_copying_a_model_mid_run_changes_nothing_and_the_copy_runs_on_identically():
+    import copy
+
+    from scenarios.api import build
+
+    model = build("integrated_ideal", n_patients=300, days=120, seed=5)
+    model.run_until(60.5)
+    pending = sorted((e.time, e.unique_id) for e in model._event_list.pending())
+    doses = int(model.population.n_doses.sum())
+    twin = copy.deepcopy(model)
+    # Copying must not run anything: the original is where it was.
+    assert sorted((e.time, e.unique_id) for e in model._event_list.pending()) == pending
+    assert int(model.population.n_doses.sum()) == doses
+    model.run()
+    twin.run()
+    assert twin.summary() == model.summary()
