@@ -7,6 +7,12 @@ or how random numbers are drawn should leave every difference inside its interva
 changes nothing gives identical numbers.
 
     uv run python benchmarks/equivalence.py beb8cbb HEAD
+
+With ``--exact`` it checks instead that two revisions give the very same run: five presets
+(3,000 patients, 400 days, seed 7), their extended summaries, daily frames and claims compared
+exactly. That is the check for an optimisation that must change nothing.
+
+    uv run python benchmarks/equivalence.py --exact dff6d04 HEAD
 """
 
 from __future__ import annotations
@@ -51,15 +57,41 @@ print(json.dumps(out))
 """
 
 
-def summaries(rev: str) -> dict:
-    """Summaries of every (scenario, seed) under the code of ``rev``."""
+EXACT_PRESETS = (
+    "baseline",
+    "integrated_ideal",
+    "bundled_payment",
+    "carve_in",
+    "coordination_payment",
+)
+
+# Runs inside a worktree: every output of one fixed-seed run per preset, as text.
+CHILD_EXACT = """
+import hashlib, json
+from scenarios.api import build
+out = {}
+for name in %r:
+    m = build(name, n_patients=3000, days=400, seed=7)
+    m.run()
+    s = m.summary_extended()
+    out[name] = {
+        **{"summary." + k: repr(v) for k, v in s.items()},
+        "daily": hashlib.sha256(m.daily_frame().to_csv().encode()).hexdigest(),
+        "claims": hashlib.sha256(m.claims_frame().to_csv().encode()).hexdigest(),
+    }
+print(json.dumps(out))
+"""
+
+
+def summaries(rev: str, code: str | None = None) -> dict:
+    """Summaries of every (scenario, seed) under the code of ``rev`` (or ``code``'s output)."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(
             ["git", "worktree", "add", "-q", "--detach", str(tree), rev], cwd=ROOT, check=True
         )
         try:
-            code = CHILD % (SCENARIOS, list(SEEDS), KEYS)
+            code = code or CHILD % (SCENARIOS, list(SEEDS), KEYS)
             out = subprocess.run(
                 [sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, text=True
             )
@@ -70,9 +102,25 @@ def summaries(rev: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def exact(rev_a: str, rev_b: str) -> int:
+    """Compare every output of the fixed-seed runs of two revisions; 0 when all are equal."""
+    code = CHILD_EXACT % (EXACT_PRESETS,)
+    a, b = summaries(rev_a, code), summaries(rev_b, code)
+    differ = [
+        f"{name}: {key}: {a[name].get(key)} != {b[name].get(key)}"
+        for name in EXACT_PRESETS
+        for key in sorted(set(a[name]) | set(b[name]))
+        if a[name].get(key) != b[name].get(key)
+    ]
+    print("\n".join(differ) if differ else "identical: summaries, daily frames and claims")
+    return 1 if differ else 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "--exact":
+        return exact(argv[1], argv[2])
     if len(argv) != 2:
-        print("usage: equivalence.py REV_A REV_B", file=sys.stderr)
+        print("usage: equivalence.py [--exact] REV_A REV_B", file=sys.stderr)
         return 2
     a, b = (summaries(rev) for rev in argv)
     inside = total = 0
