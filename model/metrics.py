@@ -173,7 +173,7 @@ class DailyRecorder:
             "integrated_delivery_rate_rolling": tally.closed_rate(t, mp.dur_rolling_days),
             "doses_cumulative": int(tally.doses_by_day.sum()),
             "sessions_cumulative": tally.n_sessions,
-            "mean_days_dose_to_therapy": float(np.mean(waits_or(tally.delays))),
+            "mean_days_dose_to_therapy": mean_or_nan(tally.delays),
             "share_integrated": cats[CareCategory.INTEGRATED] / sought,
             "share_drug_only": cats[CareCategory.DRUG_ONLY] / sought,
             "share_therapy_only": cats[CareCategory.THERAPY_ONLY] / sought,
@@ -195,7 +195,7 @@ class DailyRecorder:
             "pharma_detailing": model.pharma.total_detailing,
             "drug_price_per_session": model.pharma.price_per_session,
             "therapy_waitlist": tally.n_waiting_for_therapy,
-            "mean_therapy_wait_days": float(np.mean(waits_or(waits))),
+            "mean_therapy_wait_days": mean_or_nan(waits),
             "prescriber_utilisation": float(np.mean([c.utilisation(t) for c in model.prescribers])),
             "therapists_in_network_share": _mean(
                 [len(th.in_network) > 0 for th in model.therapists]
@@ -220,10 +220,19 @@ class DailyRecorder:
         return df
 
 
-def waits_or(values) -> np.ndarray:
-    """Values as an array, or one NaN when there are none (so means are NaN, not errors)."""
-    arr = np.frombuffer(values, dtype=np.float64) if len(values) else np.array([np.nan])
-    return arr
+def mean_or_nan(values: array) -> float:
+    """Mean of a growing ``array('d')`` of waits or delays, NaN when there are none.
+
+    Read without copying (``np.frombuffer``), but no Python frame ever holds the view: while a
+    view exists the array cannot grow, and a sampling profiler (Dask workers run one) can keep
+    a finished frame, and its locals, alive for a while. Hence ``np.add.reduce`` (a C call)
+    rather than ``np.mean`` (whose Python helper binds the view to a local); it is the same
+    pairwise sum divided by the count, so the value is ``np.mean``'s to the bit.
+    """
+    n = len(values)
+    if n == 0:
+        return math.nan
+    return float(np.add.reduce(np.frombuffer(values, dtype=np.float64)) / n)
 
 
 def summarise(model) -> dict:
@@ -253,7 +262,7 @@ def summarise(model) -> dict:
         "n_patients": pop.n,
         "days": days,
         "integrated_delivery_rate": tally.closed_rate(days),
-        "mean_days_dose_to_therapy": float(np.mean(waits_or(tally.delays))),
+        "mean_days_dose_to_therapy": mean_or_nan(tally.delays),
         "share_integrated": cats[CareCategory.INTEGRATED] / sought,
         "share_drug_only": cats[CareCategory.DRUG_ONLY] / sought,
         "share_therapy_only": cats[CareCategory.THERAPY_ONLY] / sought,
@@ -272,7 +281,7 @@ def summarise(model) -> dict:
         "pharma_revenue": model.pharma_revenue_cents / 100.0,
         "cost_per_durable_remission": _ratio(total_spend, float(n_durable)),
         "fragmentation_index": float(frag.mean()) if frag.size else math.nan,
-        "mean_therapy_wait_days": float(np.mean(waits_or(tally.therapy_waits))),
+        "mean_therapy_wait_days": mean_or_nan(tally.therapy_waits),
     }
     return {k: _jsonable(summary[k]) for k in SUMMARY_KEYS}
 
