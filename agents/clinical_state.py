@@ -81,10 +81,7 @@ class ClinicalState:
         live = np.flatnonzero(
             dt < cm.relief_zero_ratio(self.p) * cm.relief_scale(n_course, rel_dur, self.p)
         )
-        if isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype.kind in "iu":
-            relief_last = self.relief_last[idx[live]]
-        else:
-            relief_last = np.ravel(self.relief_last[idx])[live]
+        relief_last = np.ravel(self.relief_last[idx])[live]
         out = np.zeros(dt.shape)
         out[live] = cm.relief_at(relief_last, dt[live], n_course[live], rel_dur[live], self.p)
         return out.reshape(shape)

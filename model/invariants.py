@@ -389,11 +389,10 @@ def check_capacities(model: Any) -> None:
         )
     if (np.asarray(tally.covered_by_day) > np.asarray(tally.doses_by_day)).any():
         _fail(model, "capacities", "a day has more doses covered by therapy than doses given")
-    waits = np.array(tally.therapy_waits, dtype=np.float64)  # a copy: the tally keeps growing
-    if len(waits) and (np.asarray(waits) < -_EPS).any():
+    # Copies, not views: a view would stop the tallies growing (metrics.mean_or_nan).
+    if (np.array(tally.therapy_waits, dtype=np.float64) < -_EPS).any():
         _fail(model, "capacities", "a negative therapy wait was recorded")
-    delays = np.array(tally.delays, dtype=np.float64)
-    if len(delays) and (np.asarray(delays) < -_EPS).any():
+    if (np.array(tally.delays, dtype=np.float64) < -_EPS).any():
         _fail(model, "capacities", "a negative dose-to-therapy delay was recorded")
 
 
