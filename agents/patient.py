@@ -334,7 +334,15 @@ class Patient(mesa.Agent):
         # ``method`` is always a bound method of this patient): an Event on the same list.
         model = self.model
         now = model.time
-        event = PatientEvent(at if at > now else now, method)
+        spent = model._spent_events
+        if spent:
+            # An event that has run, as new: the fields PatientEvent.__init__ sets.
+            event = spent.pop()
+            event.time = at if at > now else now
+            event.fn = method
+            event.unique_id = next(Event._ids)
+        else:
+            event = PatientEvent(at if at > now else now, method)
         model._event_list.add_event(event)
         return event
 
