@@ -267,6 +267,7 @@ class Patient(mesa.Agent):
         "coordination_months",
         "doses_given",
         "doses_planned",
+        "drug_billed_by",
         "idx",
         "in_maintenance",
         "integrated_sessions",
@@ -282,6 +283,7 @@ class Patient(mesa.Agent):
         "sessions_this_year",
         "state",
         "therapist",
+        "therapy_billed_by",
         "therapy_ongoing",
         "therapy_requested_at",
         "wait_tolerance",
@@ -315,6 +317,10 @@ class Patient(mesa.Agent):
         self.therapy_requested_at = math.nan
         self.bundle_paid = False
         self.coordination_months: set[int] | None = None  # created at the first coordination fee
+        # The last (organisation, budget bit) that billed this patient's drug and therapy
+        # (KetasimModel._track_billing skips a repeat).
+        self.drug_billed_by: tuple[int, int] | None = None
+        self.therapy_billed_by: tuple[int, int] | None = None
         self._dose_event = None
         self._session_event = None
         self._other_event = None

@@ -86,7 +86,7 @@ class KetasimModel(mesa.Model):
         self.tally = Tally(self.days, scenario.metrics)
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
-        self._splits: dict[tuple, tuple[Silo, int, int]] = {}  # see _split_payment
+        self._claims: dict[tuple, tuple] = {}  # see _claims_of_payment
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []
         self.daily = DailyRecorder()
@@ -373,59 +373,37 @@ class KetasimModel(mesa.Model):
         return max(float(sessions), clinics * per_clinic)
 
     # ------------------------------------------------------------------ billing
-    def _claim(
-        self,
-        i: int,
-        t: float,
-        code: Code,
-        payee_kind: PartyKind,
-        payee,
-        payer: Payer | None,
-        silo: Silo,
-        status: ClaimStatus,
-        cents: int,
-        discount: float,
-    ) -> None:
-        """Write one claim for row ``i`` and move its money (``discount``: the factor at ``t``)."""
-        payee_id = payee.unique_id if payee is not None else 0
-        payer_id = int(payer.kind) if payer is not None else OUT_OF_POCKET_PAYER
-        self.ledger.record(t, i, payee_kind, payee_id, payer_id, silo, code, status, cents)
-        if status is ClaimStatus.DENIED or cents == 0:
-            return
-        self.population.spend_cents[i] += cents
-        usd = cents / 100.0
-        self.tally.disc_cost_cents += cents * discount
-        match payee_kind:
-            case PartyKind.PHARMA:
-                self.pharma_revenue_cents += cents
-                self.pharma.record_sale(usd)
-            case PartyKind.PRESCRIBER | PartyKind.THERAPIST:
-                payee.revenue += usd
-            case _:
-                raise ValueError(f"unknown payee kind {payee_kind!r}")
-        if payer is not None:
-            payer.record_spend(silo, usd)
-
     def _track_billing(
         self, patient: Patient, code: Code, payee_kind: PartyKind, payee, silo: Silo
     ) -> None:
-        """Remember who billed a patient's drug and therapy, and to which budget."""
-        pop = self.population
-        i = patient.idx
+        """Remember who billed a patient's drug and therapy, and to which budget.
+
+        A patient's doses (or sessions) are mostly billed by the same organisation to the same
+        budget as the last one, which changes nothing here; the patient keeps the last
+        (organisation, budget) of each so that such a repeat costs no array reads.
+        """
         org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
         bit = 1 << int(silo)
         if code in _DRUG_CODES:
+            if patient.drug_billed_by == (org, bit):
+                return
+            patient.drug_billed_by = (org, bit)
+            pop, i = self.population, patient.idx
             if pop.drug_org[i] >= 0 and pop.drug_org[i] != org:
                 pop.split_orgs[i] = True
             pop.drug_org[i] = org
             pop.drug_silos[i] |= bit
         elif code is Code.PSYCHOTHERAPY_90837:
+            if patient.therapy_billed_by == (org, bit):
+                return
+            patient.therapy_billed_by = (org, bit)
+            pop, i = self.population, patient.idx
             if pop.therapy_org[i] >= 0 and pop.therapy_org[i] != org:
                 pop.split_orgs[i] = True
             pop.therapy_org[i] = org
             pop.therapy_silos[i] |= bit
         elif code is Code.CARE_COORDINATION:
-            pop.coordinated[i] = True
+            self.population.coordinated[patient.idx] = True
 
     def _pay(
         self,
@@ -437,53 +415,56 @@ class KetasimModel(mesa.Model):
         usd: float,
         payer: Payer | None,
     ) -> None:
-        """Pay ``usd`` for a service.
+        """Pay ``usd`` to ``payee`` for a service: write its claims and move the money.
 
-        The payer pays it less the patient's cost share; the patient pays all of it when
-        ``payer`` is None.
+        The payer pays it less the patient's cost share (two claims); the patient pays all of
+        it when ``payer`` is None (one claim).
         """
-        split = self._splits.get((payer, code, usd))
-        if split is None:
-            split = self._split_payment(code, usd, payer)
-            self._splits[(payer, code, usd)] = split
-        silo, total, oop = split
+        claims = self._claims.get((payer, code, usd))
+        if claims is None:
+            claims = self._claims_of_payment(code, usd, payer)
+            self._claims[(payer, code, usd)] = claims
         i = patient.idx
-        # Both halves of a payment share its date, so its discount factor is computed once.
+        payee_id = payee.unique_id
+        record = self.ledger.record
+        # Both claims of a payment share its date, so its discount factor is computed once.
         discount = discount_factor(t, self.scenario.metrics.p_discount_per_year)
-        if payer is None:
-            self._claim(
-                i, t, code, payee_kind, payee, None, silo, ClaimStatus.SELF_PAY, total, discount
-            )
-        else:
-            self._claim(
-                i, t, code, payee_kind, payee, payer, silo, ClaimStatus.PAID, total - oop, discount
-            )
-            if oop:
-                self._claim(
-                    i,
-                    t,
-                    code,
-                    payee_kind,
-                    payee,
-                    None,
-                    Silo.OUT_OF_POCKET,
-                    ClaimStatus.SELF_PAY,
-                    oop,
-                    discount,
-                )
-        self._track_billing(patient, code, payee_kind, payee, silo)
+        for payer_id, silo, status, cents, budget in claims:
+            record(t, i, payee_kind, payee_id, payer_id, silo, code, status, cents)
+            if cents == 0:
+                continue
+            self.population.spend_cents[i] += cents
+            paid = cents / 100.0
+            self.tally.disc_cost_cents += cents * discount
+            if payee_kind is PartyKind.PHARMA:
+                self.pharma_revenue_cents += cents
+                self.pharma.record_sale(paid)
+            else:
+                payee.revenue += paid
+            if budget is not None:
+                budget.record_spend(silo, paid)
+        self._track_billing(patient, code, payee_kind, payee, claims[0][1])
 
-    def _split_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple[Silo, int, int]:
-        """(budget, whole amount, patient's share) in cents of paying ``usd`` for ``code``.
+    def _claims_of_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple:
+        """The claims that pay ``usd`` for ``code``: ``(payer id, budget, status, cents, payer)``.
 
-        A pure function of its arguments for a run (cost shares and carve-outs are fixed by the
-        scenario), so ``_pay`` keeps each answer: a run pays a few dozen distinct amounts
-        hundreds of thousands of times.
+        The payer's share (PAID, in the payer's budget for the code) then the patient's cost
+        share (SELF_PAY, out of pocket, written only when not zero); everything out of pocket
+        when ``payer`` is None. A pure function of its arguments for a run (cost shares and
+        carve-outs are fixed by the scenario), so ``_pay`` keeps each answer: a run pays a few
+        dozen distinct amounts hundreds of thousands of times.
         """
         total = to_cents(usd)
         if payer is None:
-            return Silo.OUT_OF_POCKET, total, total
-        return payer.silo_for(code), total, to_cents(usd * payer.cost_share)
+            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total, None),)
+        oop = to_cents(usd * payer.cost_share)
+        silo = payer.silo_for(code)
+        claims = [(int(payer.kind), silo, ClaimStatus.PAID, total - oop, payer)]
+        if oop:
+            claims.append(
+                (OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop, None)
+            )
+        return tuple(claims)
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
         """Bill an intake evaluation (cash clinics charge it to the patient)."""
