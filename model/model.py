@@ -630,10 +630,14 @@ class KetasimModel(mesa.Model):
         pop.n_doses[i] += 1
         pop.got_dose[i] = True
         self.tally.dose(t, int(patient.payer_kind))
-        # Doses too old to be followed by a session are forgotten.
+        # Doses too old to be followed by a session are forgotten. The list is in dose order
+        # (appended as given; Tally.session keeps the order), so when its oldest entry is
+        # recent enough, all are.
+        pending = patient.pending_doses
         horizon = self.scenario.metrics.max_delay_days
-        patient.pending_doses[:] = [e for e in patient.pending_doses if t - e[0] <= horizon]
-        patient.pending_doses.append([t, False])
+        if pending and t - pending[0][0] > horizon:
+            pending[:] = [e for e in pending if t - e[0] <= horizon]
+        pending.append([t, False])
 
     def record_session(self, patient: Patient, t: float) -> None:
         """A therapy or integration session took place."""
