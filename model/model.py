@@ -87,6 +87,7 @@ class KetasimModel(mesa.Model):
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
         self._claims: dict[tuple, tuple] = {}  # see _claims_of_payment
+        self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []
         self.daily = DailyRecorder()
@@ -384,19 +385,21 @@ class KetasimModel(mesa.Model):
         """
         org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
         bit = 1 << int(silo)
+        billed_by = (org, bit)
         if code in _DRUG_CODES:
-            if patient.drug_billed_by == (org, bit):
+            if patient.drug_billed_by == billed_by:
                 return
-            patient.drug_billed_by = (org, bit)
+            # One shared tuple per (organisation, budget): a million patients keep references.
+            patient.drug_billed_by = self._billers.setdefault(billed_by, billed_by)
             pop, i = self.population, patient.idx
             if pop.drug_org[i] >= 0 and pop.drug_org[i] != org:
                 pop.split_orgs[i] = True
             pop.drug_org[i] = org
             pop.drug_silos[i] |= bit
         elif code is Code.PSYCHOTHERAPY_90837:
-            if patient.therapy_billed_by == (org, bit):
+            if patient.therapy_billed_by == billed_by:
                 return
-            patient.therapy_billed_by = (org, bit)
+            patient.therapy_billed_by = self._billers.setdefault(billed_by, billed_by)
             pop, i = self.population, patient.idx
             if pop.therapy_org[i] >= 0 and pop.therapy_org[i] != org:
                 pop.split_orgs[i] = True
