@@ -384,29 +384,35 @@ class KetasimModel(mesa.Model):
         (organisation, budget) of each so that such a repeat costs no array reads.
         """
         org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
-        bit = 1 << int(silo)
-        billed_by = (org, bit)
+        billed_by = (org, 1 << int(silo))
+        pop = self.population
         if code in _DRUG_CODES:
-            if patient.drug_billed_by == billed_by:
-                return
-            # One shared tuple per (organisation, budget): a million patients keep references.
-            patient.drug_billed_by = self._billers.setdefault(billed_by, billed_by)
-            pop, i = self.population, patient.idx
-            if pop.drug_org[i] >= 0 and pop.drug_org[i] != org:
-                pop.split_orgs[i] = True
-            pop.drug_org[i] = org
-            pop.drug_silos[i] |= bit
+            if patient.drug_billed_by != billed_by:
+                patient.drug_billed_by = self._note_biller(
+                    patient.idx, billed_by, pop.drug_org, pop.drug_silos
+                )
         elif code is Code.PSYCHOTHERAPY_90837:
-            if patient.therapy_billed_by == billed_by:
-                return
-            patient.therapy_billed_by = self._billers.setdefault(billed_by, billed_by)
-            pop, i = self.population, patient.idx
-            if pop.therapy_org[i] >= 0 and pop.therapy_org[i] != org:
-                pop.split_orgs[i] = True
-            pop.therapy_org[i] = org
-            pop.therapy_silos[i] |= bit
+            if patient.therapy_billed_by != billed_by:
+                patient.therapy_billed_by = self._note_biller(
+                    patient.idx, billed_by, pop.therapy_org, pop.therapy_silos
+                )
         elif code is Code.CARE_COORDINATION:
-            self.population.coordinated[patient.idx] = True
+            pop.coordinated[patient.idx] = True
+
+    def _note_biller(
+        self, i: int, billed_by: tuple[int, int], orgs: np.ndarray, silos: np.ndarray
+    ) -> tuple[int, int]:
+        """Write a new (organisation, budget bit) for row ``i`` of a drug or therapy column.
+
+        A second organisation billing the same side marks the patient's care as split. Returns
+        the one shared tuple for this (organisation, budget): a million patients keep one each.
+        """
+        org, bit = billed_by
+        if orgs[i] >= 0 and orgs[i] != org:
+            self.population.split_orgs[i] = True
+        orgs[i] = org
+        silos[i] |= bit
+        return self._billers.setdefault(billed_by, billed_by)
 
     def _pay(
         self,
