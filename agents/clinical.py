@@ -353,15 +353,7 @@ def plasticity_pulse(dt_since_dose, p: ClinicalParams):
     peak (~24 h), then halving every ``dur_plasticity_half_life_days``.
     """
     if not isinstance(dt_since_dose, np.ndarray):
-        dt = float(dt_since_dose)
-        if not (dt >= 0.0 and math.isfinite(dt)):  # before the dose, or no dose (NaN)
-            return 0.0
-        if dt < p.dur_plasticity_peak_days:
-            rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
-            return _clip(rising, 0.0, 1.0)
-        return math.exp(
-            -math.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
-        )
+        return _plasticity_pulse_one(float(dt_since_dose), p)
     dt = dt_since_dose.astype(float, copy=False)
     rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
     # Before the peak ``falling`` is discarded, so its exponent is clipped there (no overflow);
@@ -373,6 +365,18 @@ def plasticity_pulse(dt_since_dose, p: ClinicalParams):
         return np.where(np.isfinite(dt) & (dt >= 0.0), out, 0.0)
 
 
+def _plasticity_pulse_one(dt: float, p: ClinicalParams) -> float:
+    """``plasticity_pulse`` for one float (plain Python, so also compiled: clinical_rows)."""
+    if not (dt >= 0.0 and math.isfinite(dt)):  # before the dose, or no dose (NaN)
+        return 0.0
+    if dt < p.dur_plasticity_peak_days:
+        rising = (dt - p.dur_acute_days) / (p.dur_plasticity_peak_days - p.dur_acute_days)
+        return _clip(rising, 0.0, 1.0)
+    return math.exp(
+        -math.log(2.0) * (dt - p.dur_plasticity_peak_days) / p.dur_plasticity_half_life_days
+    )
+
+
 def plasticity(t, dose_times, p: ClinicalParams):
     """Plasticity at time ``t`` from recent doses (pulses add, capped at 1).
 
@@ -382,8 +386,7 @@ def plasticity(t, dose_times, p: ClinicalParams):
         p: Clinical parameters.
     """
     if not _is_array(t) and not (_is_array(dose_times) and dose_times.ndim == 2):
-        total = sum(plasticity_pulse(t - float(d), p) for d in dose_times)
-        return _minimum(total, 1.0)
+        return plasticity_one(t, dose_times, p)
     dose_times = np.asarray(dose_times, dtype=float)
     t_arr = np.asarray(t, dtype=float)
     if dose_times.ndim == 2:
@@ -391,6 +394,25 @@ def plasticity(t, dose_times, p: ClinicalParams):
     pulses = plasticity_pulse(t_arr - dose_times, p)
     total = np.minimum(np.sum(pulses, axis=-1), 1.0)
     return total if np.ndim(total) else float(total)
+
+
+def plasticity_one(t: float, dose_times, p: ClinicalParams) -> float:
+    """``plasticity`` for one patient at one time (plain Python, so also compiled).
+
+    ``dose_times`` is the patient's recent dose times (floats, NaN for none). The pulses are
+    added with Neumaier's compensated sum, as Python's ``sum`` of floats does since 3.12 (this
+    was ``sum`` before it was compiled; the same sum keeps runs identical).
+    """
+    total = 0.0
+    carry = 0.0
+    for d in dose_times:
+        x = _plasticity_pulse_one(float(t) - float(d), p)
+        s = total + x
+        carry += (total - s) + x if abs(total) >= abs(x) else (x - s) + total
+        total = s
+    if carry != 0.0 and math.isfinite(carry):
+        total += carry
+    return _minimum(total, 1.0)
 
 
 def is_acute_phase(t, last_dose_time, p: ClinicalParams):

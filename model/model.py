@@ -18,6 +18,7 @@ import pandas as pd
 from mesa.experimental.mesa_signals import ObservableSignals
 from mesa.time import Priority, Schedule
 
+from agents import clinical_rows
 from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
 from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
 from agents.patient import PathwayState, Patient, PatientEvent, Route
@@ -69,6 +70,9 @@ class KetasimModel(mesa.Model):
         replication: int = 0,
         keep_claims: bool = True,
     ) -> None:
+        # Compile the one-row clinical updates now (once per process, a second or two), not in
+        # the middle of the first day's doses.
+        clinical_rows.warm_up()
         scenario = scenario if scenario is not None else Scenario()
         seed = scenario.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)

@@ -382,7 +382,7 @@ def _child_main() -> None:
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the message stream
     sys.stdout = sys.stderr
     inp = sys.stdin.buffer
-    import scenarios.api  # noqa: F401  (import before saying ready: the time limit is the run's)
+    _warm_up()  # before saying ready: the time limit is the run's
 
     out.write(b"R")
     out.flush()
@@ -466,9 +466,15 @@ def check_settings(
 
 
 def _warm_up() -> bool:
-    """Import the model in a worker process (run on every worker when a cluster is opened)."""
-    import scenarios.api  # noqa: F401
+    """Import the model and compile its clinical updates in a worker or run-timeout process.
 
+    Run on every worker when a cluster is opened, and by a run-timeout child before it says it
+    is ready, so that neither cost falls inside a run.
+    """
+    import scenarios.api  # noqa: F401
+    from agents.clinical_rows import warm_up
+
+    warm_up()
     return True
 
 

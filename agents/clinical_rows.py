@@ -1,0 +1,185 @@
+"""One patient's clinical update, compiled: the pure functions of ``clinical`` run by Numba.
+
+The agent-based model updates one row of ``ClinicalState`` per dose, session and attendance
+check: a few hundred thousand times a year per 100,000 patients. In Python each update is a
+dozen small function calls and NumPy scalar reads (about 8 us); compiled, it is well under one.
+
+Nothing here restates the clinical model. The kernels below only read a row, call the pure
+functions of ``agents.clinical`` (registered with Numba, so the same source is compiled) and
+write the row back. The element-wise helpers of ``clinical`` that branch on NumPy arrays get
+their plain-float branch here, since a row is always floats. ``tests/test_clinical_rows.py``
+checks every kernel against the same pure functions run by Python, to the bit.
+
+Compilation takes a second or two, once per process, on the first ``ClinicalState``
+(``warm_up``); it is not cached on disk, because Numba's cache would not notice a change to
+``clinical.py`` (it keys on this file only) and would run stale clinical maths.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba import njit
+from numba.extending import overload, register_jitable
+
+from agents import clinical as cm
+from agents.clinical import ClinicalParams
+
+# Rows of ``ClinicalState.floats`` (one row per per-patient float).
+B, R, N, B0, R0, N0, SENSITIVITY, REL_DUR, RELIEF_LAST, T_LAST_DOSE, T_UPDATE = range(11)
+N_FLOAT_FIELDS = 11
+
+# ``ClinicalParams`` as the kernels see it: a NumPy record with the same field names, so that
+# ``p.shape_relief`` reads the same in compiled code. (Handing over a named tuple of 37 Python
+# floats costs ~3 us a call; a one-element structured array ~0.2 us.)
+_PARAM_DTYPE = np.dtype([(name, np.float64) for name in ClinicalParams.model_fields])
+
+
+def param_record(p: ClinicalParams) -> np.ndarray:
+    """``p`` as the one-element structured array the kernels take (whole floats for ints)."""
+    record = np.zeros(1, dtype=_PARAM_DTYPE)
+    for name in ClinicalParams.model_fields:
+        record[name] = float(getattr(p, name))
+    return record
+
+
+# -- the plain-float branch of clinical's element-wise helpers ---------------------------------
+
+
+@overload(cm._exp)
+def _exp_float(x):
+    return lambda x: math.exp(x)
+
+
+@overload(cm._maximum)
+def _maximum_float(a, b):
+    return lambda a, b: a if a >= b else b
+
+
+@overload(cm._minimum)
+def _minimum_float(a, b):
+    return lambda a, b: a if a <= b else b
+
+
+@overload(cm._clip)
+def _clip_float(x, lo, hi):
+    return lambda x, lo, hi: lo if x < lo else hi if x > hi else x
+
+
+@overload(cm._where)
+def _where_float(cond, a, b):
+    return lambda cond, a, b: a if cond else b
+
+
+for _pure in (
+    cm.severity,
+    cm.relief_scale,
+    cm.relief_at,
+    cm.relief_after_dose,
+    cm.effective_b,
+    cm._plasticity_pulse_one,
+    cm.plasticity_one,
+    cm.spontaneous_gain,
+    cm.session_gain,
+    cm.loosening,
+    cm.apply_session,
+    cm.stabilisation,
+    cm.drift_remaining,
+    cm.drift_by,
+):
+    register_jitable(_pure)
+
+
+# -- reading a row --------------------------------------------------------------------------
+
+
+@register_jitable
+def _relief(f, n_course, p, t, i):
+    last = f[T_LAST_DOSE, i]
+    if last != last:  # NaN: never dosed
+        return 0.0
+    return cm.relief_at(f[RELIEF_LAST, i], t - last, n_course[i], f[REL_DUR, i], p)
+
+
+@register_jitable
+def _drifted(f, p, t, i):
+    b, r, n = f[B, i], f[R, i], f[N, i]
+    dt = t - f[T_UPDATE, i]
+    if dt > 0.0:
+        n0 = f[N0, i]
+        remaining = cm.drift_remaining(dt, cm.stabilisation(n, n0, p), p)
+        b = cm.drift_by(b, f[B0, i], remaining)
+        r = cm.drift_by(r, f[R0, i], remaining)
+        n = cm.drift_by(n, n0, remaining)
+    return b, r, n
+
+
+@register_jitable
+def _advance(f, p, t, i):
+    b, r, n = _drifted(f, p, t, i)
+    f[B, i], f[R, i], f[N, i] = b, r, n
+    f[T_UPDATE, i] = t
+    return b, r, n
+
+
+# -- the kernels ----------------------------------------------------------------------------
+
+
+@njit
+def relief_row(f, n_course, params, t, i):
+    """Acute relief on b of row ``i`` at time ``t``."""
+    return _relief(f, n_course, params[0], t, i)
+
+
+@njit
+def severity_row(f, n_course, params, t, i):
+    """Severity of row ``i`` at time ``t``, by drift and relief (the row is not changed)."""
+    p = params[0]
+    b, r, n = _drifted(f, p, t, i)
+    return cm.severity(cm.effective_b(b, _relief(f, n_course, p, t, i)), r, n, p)
+
+
+@njit
+def dose_row(f, n_course, ring, params, t, i, rel_relief):
+    """A dose at time ``t`` for row ``i``: drift, relief, course count, gain, dose ring."""
+    p = params[0]
+    b, _, _ = _advance(f, p, t, i)
+    last = f[T_LAST_DOSE, i]
+    relief_now = _relief(f, n_course, p, t, i)
+    new_course = last != last or t - last > p.dur_course_gap_days
+    n_course[i] = 1 if new_course else n_course[i] + 1
+    f[RELIEF_LAST, i] = cm.relief_after_dose(relief_now, f[SENSITIVITY, i] * rel_relief, p)
+    f[T_LAST_DOSE, i] = t
+    f[B, i] = cm.spontaneous_gain(b, p)
+    for k in range(ring.shape[1] - 1, 0, -1):
+        ring[i, k] = ring[i, k - 1]
+    ring[i, 0] = t
+
+
+@njit
+def session_row(f, n_course, ring, params, t, i):
+    """A therapy/integration session at time ``t`` for row ``i``: the gated layer gains."""
+    p = params[0]
+    b, r, n = _advance(f, p, t, i)
+    last = f[T_LAST_DOSE, i]
+    p_now = cm.plasticity_one(t, ring[i], p) * f[SENSITIVITY, i]
+    acute = last == last and 0.0 <= t - last < p.dur_acute_days
+    f[B, i], f[R, i], f[N, i] = cm.apply_session(
+        b, r, n, f[B0, i], f[R0, i], f[N0, i], _relief(f, n_course, p, t, i), p_now, acute, p
+    )
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile the kernels now, once per process, rather than inside a run's first dose."""
+    f = np.zeros((N_FLOAT_FIELDS, 1))
+    f[T_LAST_DOSE] = np.nan
+    n_course = np.zeros(1, dtype=np.int32)
+    ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
+    params = param_record(ClinicalParams())
+    dose_row(f, n_course, ring, params, 1.0, 0, 1.0)
+    session_row(f, n_course, ring, params, 2.0, 0)
+    relief_row(f, n_course, params, 3.0, 0)
+    severity_row(f, n_course, params, 4.0, 0)

@@ -1,0 +1,158 @@
+"""The compiled one-row updates (agents/clinical_rows.py) against the pure functions, to the bit.
+
+The kernels compile ``agents.clinical``'s own functions, so these tests check the plumbing: the
+row read and written back, the float branch of the element-wise helpers, the parameters handed
+over as a record, and that Numba's arithmetic is Python's (no fused multiply-adds, the same
+``exp`` and ``pow``). The reference below is the row update as it was written in Python before it
+was compiled.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from agents import clinical as cm
+from agents.clinical import ClinicalParams
+from agents.clinical_state import ClinicalState
+
+
+class PythonRows:
+    """One-row updates in plain Python over a ``ClinicalState``'s arrays (the reference)."""
+
+    def __init__(self, state: ClinicalState) -> None:
+        self.s = state
+        self.p = state.p
+
+    def relief(self, t: float, i: int) -> float:
+        s = self.s
+        last = float(s.t_last_dose[i])
+        if last != last:
+            return 0.0
+        return cm.relief_at(
+            float(s.relief_last[i]), t - last, int(s.n_course[i]), float(s.rel_dur[i]), self.p
+        )
+
+    def drifted(self, t: float, i: int) -> tuple[float, float, float]:
+        s, p = self.s, self.p
+        b, r, n = float(s.b[i]), float(s.r[i]), float(s.n[i])
+        dt = t - float(s.t_update[i])
+        if dt > 0.0:
+            n0 = float(s.n0[i])
+            remaining = cm.drift_remaining(dt, cm.stabilisation(n, n0, p), p)
+            b = cm.drift_by(b, float(s.b0[i]), remaining)
+            r = cm.drift_by(r, float(s.r0[i]), remaining)
+            n = cm.drift_by(n, n0, remaining)
+        return b, r, n
+
+    def advance(self, t: float, i: int) -> tuple[float, float, float]:
+        b, r, n = self.drifted(t, i)
+        self.s.b[i], self.s.r[i], self.s.n[i] = b, r, n
+        self.s.t_update[i] = t
+        return b, r, n
+
+    def severity(self, t: float, i: int) -> float:
+        b, r, n = self.drifted(t, i)
+        return cm.severity(cm.effective_b(b, self.relief(t, i)), r, n, self.p)
+
+    def dose(self, t: float, i: int, rel: float) -> None:
+        s, p = self.s, self.p
+        b, _, _ = self.advance(t, i)
+        last = float(s.t_last_dose[i])
+        relief_now = self.relief(t, i)
+        new_course = last != last or t - last > p.dur_course_gap_days
+        s.n_course[i] = 1 if new_course else int(s.n_course[i]) + 1
+        s.relief_last[i] = cm.relief_after_dose(relief_now, float(s.sensitivity[i]) * rel, p)
+        s.t_last_dose[i] = t
+        s.b[i] = cm.spontaneous_gain(b, p)
+        ring = s.dose_ring[i]
+        ring[1:] = ring[:-1].copy()
+        ring[0] = t
+
+    def session(self, t: float, i: int) -> None:
+        s, p = self.s, self.p
+        relief = self.relief(t, i)
+        b, r, n = self.advance(t, i)
+        last = float(s.t_last_dose[i])
+        # ``sum`` of Python floats, as the pulses were added before plasticity was compiled.
+        pulses = [cm.plasticity_pulse(t - d, p) for d in s.dose_ring[i].tolist()]
+        p_now = min(sum(pulses), 1.0) * float(s.sensitivity[i])
+        acute = last == last and 0.0 <= t - last < p.dur_acute_days
+        s.b[i], s.r[i], s.n[i] = cm.apply_session(
+            b, r, n, float(s.b0[i]), float(s.r0[i]), float(s.n0[i]), relief, p_now, acute, p
+        )
+
+
+P_DEFAULT = ClinicalParams()
+PARAMS = {
+    "default": P_DEFAULT,
+    "fast drift, strong sessions": ClinicalParams(
+        rate_drift_per_day=0.5, p_session_base_gain=0.5, p_session_synergy_gain=1.0
+    ),
+    "no drift, short relief": ClinicalParams(rate_drift_per_day=0.0, dur_relief_days=0.5),
+    "vanishing relief scale": ClinicalParams(dur_relief_days=1e-300, shape_relief=0.5),
+}
+
+
+def _fields(state: ClinicalState) -> dict[str, np.ndarray]:
+    names = ("b", "r", "n", "relief_last", "t_last_dose", "t_update", "n_course", "dose_ring")
+    return {name: getattr(state, name).copy() for name in names}
+
+
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_compiled_rows_match_the_pure_functions_to_the_bit(name):
+    """Random doses, sessions (some in the acute phase, some in the window) and reads."""
+    p = PARAMS[name]
+    rng = np.random.default_rng(11)
+    traits = cm.draw_baselines(rng, 40, p)
+    compiled = ClinicalState(*traits, p)
+    reference = PythonRows(ClinicalState(*traits, p))
+    t = 0.0
+    for _ in range(4000):
+        t += rng.exponential(0.2)
+        i = int(rng.integers(40))
+        kind = rng.integers(4)
+        if kind == 0:
+            rel = float(rng.choice([1.0, 0.95, 2.0]))
+            compiled.dose_row(t, i, rel)
+            reference.dose(t, i, rel)
+            # The integration session: in the acute phase, inside the window, or later.
+            at = t + float(rng.choice([0.05, 1.0, 2.5, 9.0]))
+            compiled.session_row(at, i)
+            reference.session(at, i)
+        elif kind == 1:
+            compiled.session_row(t, i)
+            reference.session(t, i)
+        else:
+            assert compiled.relief_row(t, i) == reference.relief(t, i)
+            assert compiled.severity_row(t, i) == reference.severity(t, i)
+    ours, theirs = _fields(compiled), _fields(reference.s)
+    for field in ours:
+        np.testing.assert_array_equal(ours[field], theirs[field], err_msg=field, strict=True)
+    assert compiled.n_course.max() > 1, "some courses should have had several doses"
+
+
+def test_plasticity_one_adds_like_pythons_sum():
+    """``plasticity_one`` (compiled with the rows) adds the pulses exactly as ``sum`` does."""
+    rng = np.random.default_rng(5)
+    for _ in range(5000):
+        t = float(rng.uniform(0.0, 30.0))
+        doses = [float(d) for d in t - rng.exponential(2.0, 4)]
+        doses[int(rng.integers(4))] = math.nan
+        expected = min(sum(cm.plasticity_pulse(t - d, P_DEFAULT) for d in doses), 1.0)
+        assert cm.plasticity_one(t, doses, P_DEFAULT) == expected
+
+
+def test_fields_are_views_of_one_array_and_survive_copies():
+    """The kernels write ``floats``; every named field must read the same memory, also after
+    a pickle or deep copy (a Dask worker's or a dashboard's model)."""
+    state = ClinicalState(*cm.draw_baselines(np.random.default_rng(0), 5, P_DEFAULT), P_DEFAULT)
+    for clone in (state, pickle.loads(pickle.dumps(state)), copy.deepcopy(state)):
+        clone.dose_row(3.0, 2, 1.0)
+        assert clone.t_last_dose[2] == 3.0 and clone.t_update[2] == 3.0
+        assert clone.b[2] < clone.b0[2], "the dose's small gain is seen through ``b``"
+    assert np.isnan(state.t_last_dose[[0, 1, 3, 4]]).all()
