@@ -304,13 +304,22 @@ def relief_at(relief_last, dt_since_dose, n_course_doses, rel_dur, p: ClinicalPa
     A Weibull survival curve: a plateau for some days, then a fall, matching the slow decline
     from 24 h to day 7 and the steep one to day 14 of single-dose data (Han 2016).
     """
+    return relief_last * relief_survival(relief_ratio(dt_since_dose, n_course_doses, rel_dur, p), p)
+
+
+def relief_ratio(dt_since_dose, n_course_doses, rel_dur, p: ClinicalParams):
+    """Time since the last dose in units of the relief scale (the Weibull curve's argument)."""
     dt = _maximum(dt_since_dose, 0.0)
     # A scale of a few femtodays or less (legal, if silly) would overflow the power or divide by
     # zero. Capping the ratio at 1e6 changes nothing: with shape >= 0.5, exp(-1e6 ** shape)
     # already underflows to exactly 0.
     scale = _maximum(relief_scale(n_course_doses, rel_dur, p), 1e-300)
-    ratio = _minimum(dt / scale, 1e6)
-    return relief_last * _exp(-(ratio**p.shape_relief))
+    return _minimum(dt / scale, 1e6)
+
+
+def relief_survival(ratio, p: ClinicalParams):
+    """Share of a dose's relief left at ``ratio`` relief-scales after it (Weibull survival)."""
+    return _exp(-(ratio**p.shape_relief))
 
 
 def relief_zero_ratio(p: ClinicalParams) -> float:
@@ -492,7 +501,12 @@ def drift_remaining(dt, stab, p: ClinicalParams):
     The same for all three layers of a patient (one rate, one stabilisation), so a caller
     advancing b, r and n together computes it once and applies it with ``drift_by``.
     """
-    return _exp(-p.rate_drift_per_day * stab * dt)
+    return _exp(drift_exponent(dt, stab, p))
+
+
+def drift_exponent(dt, stab, p: ClinicalParams):
+    """The exponent of ``drift_remaining`` (log of the share left)."""
+    return -p.rate_drift_per_day * stab * dt
 
 
 def drift_by(value, baseline, remaining):

@@ -77,6 +77,8 @@ for _pure in (
     cm.severity,
     cm.relief_scale,
     cm.relief_at,
+    cm.relief_ratio,
+    cm.relief_survival,
     cm.relief_after_dose,
     cm.effective_b,
     cm._plasticity_pulse_one,
@@ -87,6 +89,7 @@ for _pure in (
     cm.apply_session,
     cm.stabilisation,
     cm.drift_remaining,
+    cm.drift_exponent,
     cm.drift_by,
 ):
     register_jitable(_pure)
@@ -171,6 +174,72 @@ def session_row(f, n_course, ring, params, t, i):
     )
 
 
+# -- many rows: the daily sample's severity, in two compiled passes around NumPy ---------------
+# The powers and exponentials are left to NumPy, whose vectorised exp is not the C library's
+# (they differ in the last bit on this machine's AVX-512): the daily severities stay the values
+# ``structural_at`` and ``relief`` give. The passes do the gathers and the arithmetic around
+# them, which NumPy would do in ~25 temporaries.
+
+
+@njit
+def severity_exponents(f, n_course, params, t, rows, zero_ratio, exponent, live, ratio):
+    """Pass 1 over ``rows``: drift exponents, and relief ratios where relief may be above zero.
+
+    The positions (in ``rows``) of those whose relief may be above zero go to ``live``, their
+    ratios to ``ratio``; returns how many there are.
+    """
+    p = params[0]
+    n_live = 0
+    for j in range(rows.size):
+        i = rows[j]
+        stab = cm.stabilisation(f[N, i], f[N0, i], p)
+        exponent[j] = cm.drift_exponent(cm._maximum(t - f[T_UPDATE, i], 0.0), stab, p)
+        since_dose = t - f[T_LAST_DOSE, i]
+        # As ``ClinicalState.relief``: rows past the curve's zero (or never dosed: NaN) skip it.
+        if since_dose < zero_ratio * cm.relief_scale(n_course[i], f[REL_DUR, i], p):
+            live[n_live] = j
+            ratio[n_live] = cm.relief_ratio(since_dose, n_course[i], f[REL_DUR, i], p)
+            n_live += 1
+    return n_live
+
+
+@njit
+def severity_layers(f, params, rows, remaining, live, survival, n_live, sev, b_eff, r, n):
+    """Pass 2 over ``rows``: drifted layers, felt b and severity, from pass 1's NumPy results."""
+    p = params[0]
+    k = 0
+    for j in range(rows.size):
+        i = rows[j]
+        left = remaining[j]
+        b = cm.drift_by(f[B, i], f[B0, i], left)
+        r[j] = cm.drift_by(f[R, i], f[R0, i], left)
+        n[j] = cm.drift_by(f[N, i], f[N0, i], left)
+        relief = 0.0
+        if k < n_live and live[k] == j:
+            relief = f[RELIEF_LAST, i] * survival[k]
+            k += 1
+        b_eff[j] = cm.effective_b(b, relief)
+        sev[j] = cm.severity(b_eff[j], r[j], n[j], p)
+
+
+def severity_many(f, n_course, params, p: ClinicalParams, t: float, rows: np.ndarray):
+    """Severity, felt b, r and n of ``rows`` at time ``t`` (``ClinicalState.severity_at``).
+
+    ``params`` is ``p`` as ``param_record`` gives it.
+    """
+    zero_ratio = cm.relief_zero_ratio(p)
+    size = rows.size
+    exponent, ratio = np.empty(size), np.empty(size)
+    live = np.empty(size, dtype=np.int64)
+    n_live = severity_exponents(f, n_course, params, t, rows, zero_ratio, exponent, live, ratio)
+    # ``drift_remaining`` and ``relief_survival``, on NumPy arrays.
+    remaining = np.exp(exponent)
+    survival = cm.relief_survival(ratio[:n_live], p)
+    sev, b_eff, r, n = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    severity_layers(f, params, rows, remaining, live, survival, n_live, sev, b_eff, r, n)
+    return sev, b_eff, r, n
+
+
 @functools.cache
 def warm_up() -> None:
     """Compile the kernels now, once per process, rather than inside a run's first dose."""
@@ -183,3 +252,4 @@ def warm_up() -> None:
     session_row(f, n_course, ring, params, 2.0, 0)
     relief_row(f, n_course, params, 3.0, 0)
     severity_row(f, n_course, params, 4.0, 0)
+    severity_many(f, n_course, params, ClinicalParams(), 5.0, np.zeros(1, dtype=np.int64))

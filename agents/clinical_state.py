@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from agents import clinical as cm
-from agents import clinical_rows as rows
+from agents import clinical_rows as kernels
 from agents.clinical import ClinicalParams
 
 
@@ -44,7 +44,7 @@ class ClinicalState:
         # The per-patient floats live in one (field, patient) array so that a compiled one-row
         # update takes one array, not eleven (each costs ~0.1 us to hand over); each field is a
         # contiguous row of it, read and written through the properties below.
-        self.floats = np.empty((rows.N_FLOAT_FIELDS, size))
+        self.floats = np.empty((kernels.N_FLOAT_FIELDS, size))
         self.b0[:] = b0
         self.r0[:] = np.asarray(r0, dtype=float)
         self.n0[:] = np.asarray(n0, dtype=float)
@@ -60,19 +60,19 @@ class ClinicalState:
         self.n_course = np.zeros(size, dtype=np.int32)
         self.dose_ring = np.full((size, cm.N_RECENT_DOSES), np.nan)
         self.next_stress = np.full(size, np.inf)
-        self._params = rows.param_record(p)
+        self._params = kernels.param_record(p)
 
-    b = _field(rows.B)
-    r = _field(rows.R)
-    n = _field(rows.N)
-    b0 = _field(rows.B0)
-    r0 = _field(rows.R0)
-    n0 = _field(rows.N0)
-    sensitivity = _field(rows.SENSITIVITY)
-    rel_dur = _field(rows.REL_DUR)
-    relief_last = _field(rows.RELIEF_LAST)
-    t_last_dose = _field(rows.T_LAST_DOSE)
-    t_update = _field(rows.T_UPDATE)
+    b = _field(kernels.B)
+    r = _field(kernels.R)
+    n = _field(kernels.N)
+    b0 = _field(kernels.B0)
+    r0 = _field(kernels.R0)
+    n0 = _field(kernels.N0)
+    sensitivity = _field(kernels.SENSITIVITY)
+    rel_dur = _field(kernels.REL_DUR)
+    relief_last = _field(kernels.RELIEF_LAST)
+    t_last_dose = _field(kernels.T_LAST_DOSE)
+    t_update = _field(kernels.T_UPDATE)
 
     def __len__(self) -> int:
         return len(self.b0)
@@ -121,11 +121,21 @@ class ClinicalState:
         n = cm.drift_by(self.n[idx], n0, remaining)
         return b, r, n
 
-    def severity_at(self, t, idx=slice(None)):
-        """Severity (0-60) at time ``t`` for rows ``idx``; also returns the layers as felt."""
-        b, r, n = self.structural_at(t, idx)
-        b_eff = cm.effective_b(b, self.relief(t, idx))
-        return cm.severity(b_eff, r, n, self.p), b_eff, r, n
+    def severity_at(self, t: float, idx=slice(None)):
+        """Severity (0-60) at time ``t`` for rows ``idx``; also returns the layers as felt.
+
+        ``idx``: all rows, an array of row numbers or a boolean mask. The same values as
+        ``structural_at`` and ``relief`` give (``tests/test_clinical_rows.py``), computed in two
+        compiled passes around NumPy's exp and power (``clinical_rows.severity_many``).
+        """
+        if isinstance(idx, slice):
+            rows = np.arange(len(self))[idx]
+        else:
+            idx = np.asarray(idx)
+            rows = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64, copy=False)
+        return kernels.severity_many(
+            self.floats, self.n_course, self._params, self.p, float(t), rows
+        )
 
     # -- writing -------------------------------------------------------------------------
     def advance(self, t, idx) -> None:
@@ -183,19 +193,19 @@ class ClinicalState:
 
     def relief_row(self, t: float, i: int) -> float:
         """Acute relief on b of row ``i`` at time ``t``."""
-        return rows.relief_row(self.floats, self.n_course, self._params, t, i)
+        return kernels.relief_row(self.floats, self.n_course, self._params, t, i)
 
     def severity_row(self, t: float, i: int) -> float:
         """Severity (0-60) of row ``i`` at time ``t`` (without changing its state)."""
-        return rows.severity_row(self.floats, self.n_course, self._params, t, i)
+        return kernels.severity_row(self.floats, self.n_course, self._params, t, i)
 
     def dose_row(self, t: float, i: int, rel_relief: float) -> None:
         """A dose at time ``t`` for row ``i`` (same maths as ``dose``)."""
-        rows.dose_row(self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief)
+        kernels.dose_row(self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief)
 
     def session_row(self, t: float, i: int) -> None:
         """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``)."""
-        rows.session_row(self.floats, self.n_course, self.dose_ring, self._params, t, i)
+        kernels.session_row(self.floats, self.n_course, self.dose_ring, self._params, t, i)
 
     # -- many rows at once (the trial runner) ----------------------------------------------
 

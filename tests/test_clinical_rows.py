@@ -156,3 +156,29 @@ def test_fields_are_views_of_one_array_and_survive_copies():
         assert clone.t_last_dose[2] == 3.0 and clone.t_update[2] == 3.0
         assert clone.b[2] < clone.b0[2], "the dose's small gain is seen through ``b``"
     assert np.isnan(state.t_last_dose[[0, 1, 3, 4]]).all()
+
+
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_compiled_severity_matches_the_numpy_layers_to_the_bit(name):
+    """``severity_at`` (two compiled passes) gives what ``structural_at`` and ``relief`` give."""
+    p = PARAMS[name]
+    rng = np.random.default_rng(2)
+    state = ClinicalState(*cm.draw_baselines(rng, 300, p), p)
+    state.schedule_stress(0.0, np.arange(300), rng)
+    t = 0.0
+    for _ in range(1500):
+        t += rng.exponential(0.3)
+        i = int(rng.integers(300))
+        state.dose_row(t, i, 1.0)
+        state.session_row(t + float(rng.choice([0.05, 1.0, 4.0])), i)
+        state.stress_due(t, rng)
+    rows = np.flatnonzero(rng.random(300) < 0.7)
+    for when in (t, t + 0.5, t + 5.0, t + 60.0):
+        for idx in (rows, slice(None), rng.random(300) < 0.5):
+            b, r, n = state.structural_at(when, idx)
+            b_eff = cm.effective_b(b, state.relief(when, idx))
+            expected = (cm.severity(b_eff, r, n, p), b_eff, r, n)
+            for ours, theirs in zip(state.severity_at(when, idx), expected, strict=True):
+                np.testing.assert_array_equal(ours, theirs, strict=True)
+    if p.dur_relief_days >= 1.0:
+        assert np.count_nonzero(state.relief(t, rows)) > 0, "some rows should still feel relief"
