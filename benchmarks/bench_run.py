@@ -59,12 +59,12 @@ def _peak_mib() -> float:
 
 
 def _time_ketasim(n: int, days: int, seed: int) -> dict:
-    from agents.clinical_rows import warm_up
+    from model.model import warm_up_kernels
     from scenarios.api import build
 
-    # A one-off per process (like Covasim's import): compiling the one-row clinical updates.
+    # A one-off per process (like Covasim's import): compiling the model's Numba kernels.
     jit_start = time.process_time()
-    warm_up()
+    warm_up_kernels()
     jit_s = time.process_time() - jit_start
     start = time.process_time()
     wall = time.perf_counter()

@@ -26,6 +26,7 @@ from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
+from model import outcomes
 from model.billing import OUT_OF_POCKET_PAYER, Ledger, to_cents
 from model.events import BucketedEventList
 from model.metrics import (
@@ -70,9 +71,7 @@ class KetasimModel(mesa.Model):
         replication: int = 0,
         keep_claims: bool = True,
     ) -> None:
-        # Compile the one-row clinical updates now (once per process, a second or two), not in
-        # the middle of the first day's doses.
-        clinical_rows.warm_up()
+        warm_up_kernels()
         scenario = scenario if scenario is not None else Scenario()
         seed = scenario.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
@@ -734,26 +733,35 @@ class KetasimModel(mesa.Model):
         """Daily outcome bookkeeping: first response, relapse, durable remission, QALYs."""
         pop = self.population
         mp = self.scenario.metrics
-        first = pop.first_response_day[treated]
-        newly = resp & np.isnan(first)
-        pop.first_response_day[treated[newly]] = t
-        lost = pop.responding[treated] & ~resp
-        lost_rows = treated[lost]
-        first_relapse = lost_rows[np.isnan(pop.relapse_day[lost_rows])]
-        pop.relapse_day[first_relapse] = t
-        pop.responding[treated] = resp
-        pop.remitting[treated] = remit
-        due = ~pop.durable_checked[treated] & (t - pop.start_day[treated] >= mp.dur_durable_days)
-        rows = treated[due]
-        pop.durable_remission[rows] = remit[due]
-        pop.durable_checked[rows] = True
-        util = np.where(remit, mp.u_remission, np.where(resp, mp.u_response, mp.u_nonresponse))
-        pop.qalys[treated] += util * float(discount_factor(t, mp.p_discount_per_year)) / 365.0
-        by_payer = np.bincount(pop.payer_kind[treated[remit]], minlength=len(PayerKind))
+        remission_days = np.zeros(len(PayerKind), dtype=np.int64)
+        lost_rows = np.empty(treated.size, dtype=np.int64)
+        n_lost = outcomes.record_day(
+            float(t),
+            treated,
+            resp,
+            remit,
+            float(mp.dur_durable_days),
+            float(mp.u_remission),
+            float(mp.u_response),
+            float(mp.u_nonresponse),
+            float(discount_factor(t, mp.p_discount_per_year)),
+            pop.start_day,
+            pop.first_response_day,
+            pop.relapse_day,
+            pop.responding,
+            pop.remitting,
+            pop.durable_checked,
+            pop.durable_remission,
+            pop.qalys,
+            pop.payer_kind,
+            remission_days,
+            lost_rows,
+        )
         for payer in self.payers:
-            payer.quarter_remission_days += float(by_payer[payer.kind])
+            payer.quarter_remission_days += float(remission_days[payer.kind])
+        lost_rows = lost_rows[:n_lost].tolist()
         for i in lost_rows:
-            patient = self._patients[int(i)]
+            patient = self._patients[i]
             if patient is not None and patient.state is PathwayState.DISCHARGED:
                 patient.relapse()
         if t >= self.days:
@@ -766,6 +774,16 @@ class KetasimModel(mesa.Model):
         start = np.where(np.isnan(pop.start_day), np.inf, pop.start_day)
         untreated_samples = np.clip(np.ceil(start) - 1, 0, self.days).astype(int)
         pop.qalys += mp.u_untreated * self._cum_discount[untreated_samples]
+
+
+def warm_up_kernels() -> None:
+    """Compile the model's Numba kernels now: once per process, a few seconds the first time.
+
+    Called by every new model, so that compiling never falls inside a run (the first day's
+    doses, a timed benchmark, a run with a time limit); later calls cost nothing.
+    """
+    clinical_rows.warm_up()
+    outcomes.warm_up()
 
 
 def run_scenario(

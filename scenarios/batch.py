@@ -472,9 +472,9 @@ def _warm_up() -> bool:
     is ready, so that neither cost falls inside a run.
     """
     import scenarios.api  # noqa: F401
-    from agents.clinical_rows import warm_up
+    from model.model import warm_up_kernels
 
-    warm_up()
+    warm_up_kernels()
     return True
 
 
