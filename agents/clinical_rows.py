@@ -10,22 +10,69 @@ write the row back. The element-wise helpers of ``clinical`` that branch on NumP
 their plain-float branch here, since a row is always floats. ``tests/test_clinical_rows.py``
 checks every kernel against the same pure functions run by Python, to the bit.
 
-Compilation takes a second or two, once per process, on the first ``ClinicalState``
-(``warm_up``); it is not cached on disk, because Numba's cache would not notice a change to
-``clinical.py`` (it keys on this file only) and would run stale clinical maths.
+Compiling takes about three seconds (``warm_up``, before a model's first run). The result is
+cached on disk (``__pycache__``), keyed, unlike Numba's own cache, on ``clinical.py`` as well as
+this file, so a process that finds it loads the kernels in a fraction of a second and a change
+to the clinical maths is never run stale (see ``_install_cache_locators``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit
+from numba.core import caching
 from numba.extending import overload, register_jitable
 
 from agents import clinical as cm
 from agents.clinical import ClinicalParams
+
+
+def _install_cache_locators() -> bool:
+    """Have Numba's cache key this module's kernels on the clinical maths' source too.
+
+    Numba's cache checks only the source file that defines a function (here, this one), but
+    the kernels are mostly ``agents/clinical.py``'s functions: a change there alone would load
+    stale maths from the cache. Numba's own locators (the ``__pycache__`` next to this file, or
+    the user-wide cache when that is not writable), limited to this module's functions, get
+    ``clinical.py``'s SHA-256 added to their source stamp. Returns False, and the kernels are
+    then compiled afresh in every process, when Numba's locator API is not as expected.
+    """
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    classes = getattr(impl, "_locator_classes", None)
+    names = ("InTreeCacheLocator", "UserWideCacheLocator")
+    bases = [getattr(caching, name, None) for name in names]
+    if not isinstance(classes, list) or any(base is None for base in bases):
+        return False
+    if getattr(numba.config, "CACHE_LOCATOR_CLASSES", None):
+        return False  # the user chose the locators: ours would not be asked
+    maths = hashlib.sha256(Path(cm.__file__).read_bytes()).hexdigest()
+    for base in reversed(bases):
+        classes.insert(0, _keyed_on_maths(base, maths))
+    return True
+
+
+def _keyed_on_maths(base: type, maths: str) -> type:
+    class Locator(base):
+        def get_source_stamp(self):
+            return (super().get_source_stamp(), maths)
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if py_func.__module__ != __name__:
+                return None  # someone else's function: Numba's usual locators
+            return super().from_function(py_func, py_file)
+
+    Locator.__name__ = Locator.__qualname__ = f"ClinicalMaths{base.__name__}"
+    return Locator
+
+
+_CACHE = _install_cache_locators()
 
 # Rows of ``ClinicalState.floats`` (one row per per-patient float).
 B, R, N, B0, R0, N0, SENSITIVITY, REL_DUR, RELIEF_LAST, T_LAST_DOSE, T_UPDATE = range(11)
@@ -130,13 +177,13 @@ def _advance(f, p, t, i):
 # -- the kernels ----------------------------------------------------------------------------
 
 
-@njit
+@njit(cache=_CACHE)
 def relief_row(f, n_course, params, t, i):
     """Acute relief on b of row ``i`` at time ``t``."""
     return _relief(f, n_course, params[0], t, i)
 
 
-@njit
+@njit(cache=_CACHE)
 def severity_row(f, n_course, params, t, i):
     """Severity of row ``i`` at time ``t``, by drift and relief (the row is not changed)."""
     p = params[0]
@@ -144,7 +191,7 @@ def severity_row(f, n_course, params, t, i):
     return cm.severity(cm.effective_b(b, _relief(f, n_course, p, t, i)), r, n, p)
 
 
-@njit
+@njit(cache=_CACHE)
 def dose_row(f, n_course, ring, params, t, i, rel_relief):
     """A dose at time ``t`` for row ``i``: drift, relief, course count, gain, dose ring."""
     p = params[0]
@@ -161,7 +208,7 @@ def dose_row(f, n_course, ring, params, t, i, rel_relief):
     ring[i, 0] = t
 
 
-@njit
+@njit(cache=_CACHE)
 def session_row(f, n_course, ring, params, t, i):
     """A therapy/integration session at time ``t`` for row ``i``: the gated layer gains."""
     p = params[0]
@@ -181,7 +228,7 @@ def session_row(f, n_course, ring, params, t, i):
 # them, which NumPy would do in ~25 temporaries.
 
 
-@njit
+@njit(cache=_CACHE)
 def severity_exponents(f, n_course, params, t, rows, zero_ratio, exponent, live, ratio):
     """Pass 1 over ``rows``: drift exponents, and relief ratios where relief may be above zero.
 
@@ -203,7 +250,7 @@ def severity_exponents(f, n_course, params, t, rows, zero_ratio, exponent, live,
     return n_live
 
 
-@njit
+@njit(cache=_CACHE)
 def severity_layers(f, params, rows, remaining, live, survival, n_live, sev, b_eff, r, n):
     """Pass 2 over ``rows``: drifted layers, felt b and severity, from pass 1's NumPy results."""
     p = params[0]

@@ -4,7 +4,8 @@
 loss of response, durable remission, the day's QALYs and the payers' remission days. In NumPy
 that is about twenty gathers, masks and scatters over the treated rows (~150 us a day at 10,000
 patients); one compiled pass over the rows does the same in a fraction of it. The arithmetic is
-the NumPy version's, in the same order (``tests/test_metrics.py`` checks it against that).
+the NumPy version's, in the same order (``tests/test_metrics.py`` checks it against that). The
+compiled code is cached on disk (``__pycache__``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from numba import njit
 
 
-@njit
+@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
 def record_day(
     t,
     rows,

@@ -182,3 +182,30 @@ def test_compiled_severity_matches_the_numpy_layers_to_the_bit(name):
                 np.testing.assert_array_equal(ours, theirs, strict=True)
     if p.dur_relief_days >= 1.0:
         assert np.count_nonzero(state.relief(t, rows)) > 0, "some rows should still feel relief"
+
+
+def test_kernel_cache_is_keyed_on_the_clinical_maths():
+    """The on-disk cache of the kernels must miss when ``clinical.py`` changes.
+
+    Numba's own key is only the defining file (``clinical_rows.py``); the kernels compile
+    ``clinical.py``'s functions, so its hash is part of their cache's source stamp.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from numba.core import caching
+
+    from agents import clinical_rows as kernels
+    from model import outcomes
+
+    assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
+    locator = kernels.dose_row._cache._impl.locator
+    maths = hashlib.sha256(Path(cm.__file__).read_bytes()).hexdigest()
+    assert locator.get_source_stamp()[1] == maths
+    py_func, py_file = kernels.dose_row.py_func, kernels.__file__
+    before = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths before")
+    after = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths after")
+    stamp = before.from_function(py_func, py_file).get_source_stamp()
+    assert stamp != after.from_function(py_func, py_file).get_source_stamp()
+    # Other modules' functions keep Numba's usual locators.
+    assert before.from_function(outcomes.record_day.py_func, outcomes.__file__) is None
