@@ -2,13 +2,14 @@
 
 DESIGN §9. Run from the repository root (never part of the test suite):
 
-    uv run --group bench python benchmarks/bench_run.py            # the full table (~30 min)
+    uv run --group bench python benchmarks/bench_run.py            # the full table (~10 min)
     uv run --group bench python benchmarks/bench_run.py --quick    # 1k and 10k cases only
 
 Each case (patients x days) runs in its own child process, on one core (BLAS/OpenMP threads set
 to 1), so that its peak memory is its own. In that process ketasim's baseline scenario runs
-first (its CPU time and peak resident memory are taken when it ends), then, as references on the
-same machine in the same process:
+first, after its Numba kernels are loaded or compiled (timed apart: ``jit_warm_up_s``; its CPU time
+and peak resident memory are taken when it ends), then, as references on the same machine in the
+same process:
 
 * Mesa's bundled Boltzmann wealth model (``mesa.examples``) with as many agents as patients
   (at most 100,000: a million-agent Boltzmann step takes long and says nothing new), on a
