@@ -263,7 +263,7 @@ def severity_layers(f, params, rows, remaining, live, survival, n_live, sev, b_e
         n[j] = cm.drift_by(f[N, i], f[N0, i], left)
         relief = 0.0
         if k < n_live and live[k] == j:
-            relief = f[RELIEF_LAST, i] * survival[k]
+            relief = f[RELIEF_LAST, i] * survival[k]  # ``relief_at``: last relief x survival
             k += 1
         b_eff[j] = cm.effective_b(b, relief)
         sev[j] = cm.severity(b_eff[j], r[j], n[j], p)
@@ -279,7 +279,7 @@ def severity_many(f, n_course, params, p: ClinicalParams, t: float, rows: np.nda
     exponent, ratio = np.empty(size), np.empty(size)
     live = np.empty(size, dtype=np.int64)
     n_live = severity_exponents(f, n_course, params, t, rows, zero_ratio, exponent, live, ratio)
-    # ``drift_remaining`` and ``relief_survival``, on NumPy arrays.
+    # ``drift_remaining`` (the exp of its exponent) and ``relief_survival``, on NumPy arrays.
     remaining = np.exp(exponent)
     survival = cm.relief_survival(ratio[:n_live], p)
     sev, b_eff, r, n = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
