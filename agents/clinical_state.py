@@ -21,6 +21,10 @@ def _field(k: int) -> property:
     return property(lambda self: self.floats[k], doc=f"Row {k} of ``floats``.")
 
 
+def _bad_row(i: int, size: int) -> str:
+    return f"patient row {i} is out of range (rows 0 to {size - 1})"
+
+
 class ClinicalState:
     """Clinical state of a population of patients, in structure-of-arrays form.
 
@@ -61,6 +65,7 @@ class ClinicalState:
         self.dose_ring = np.full((size, cm.N_RECENT_DOSES), np.nan)
         self.next_stress = np.full(size, np.inf)
         self._params = kernels.param_record(p)
+        self._size = size
 
     b = _field(kernels.B)
     r = _field(kernels.R)
@@ -129,10 +134,18 @@ class ClinicalState:
         compiled passes around NumPy's exp and power (``clinical_rows.severity_many``).
         """
         if isinstance(idx, slice):
-            rows = np.arange(len(self))[idx]
+            rows = np.arange(self._size)[idx]
         else:
             idx = np.asarray(idx)
-            rows = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64, copy=False)
+            if idx.dtype == bool:
+                if idx.shape != (self._size,):
+                    raise IndexError(f"row mask of shape {idx.shape} for {self._size} rows")
+                rows = np.flatnonzero(idx)
+            else:
+                rows = idx.astype(np.int64, copy=False).ravel()
+                if rows.size and not (rows.min() >= 0 and rows.max() < self._size):
+                    bad = rows[(rows < 0) | (rows >= self._size)][0]
+                    raise IndexError(_bad_row(int(bad), self._size))
         return kernels.severity_many(
             self.floats, self.n_course, self._params, self.p, float(t), rows
         )
@@ -189,22 +202,32 @@ class ClinicalState:
 
     # -- one row at a time (the agent-based model's events) ------------------------------
     # Compiled kernels (clinical_rows) running the same pure functions: NumPy's per-call cost
-    # would dominate single-row updates, and Python's calls cost ~8 us an update.
+    # would dominate single-row updates, and Python's calls cost ~8 us an update. Compiled
+    # code does not check indices (and an exception raised inside it can corrupt memory in
+    # this Numba), so each row number is checked here first.
 
     def relief_row(self, t: float, i: int) -> float:
         """Acute relief on b of row ``i`` at time ``t``."""
+        if not 0 <= i < self._size:
+            raise IndexError(_bad_row(i, self._size))
         return kernels.relief_row(self.floats, self.n_course, self._params, t, i)
 
     def severity_row(self, t: float, i: int) -> float:
         """Severity (0-60) of row ``i`` at time ``t`` (without changing its state)."""
+        if not 0 <= i < self._size:
+            raise IndexError(_bad_row(i, self._size))
         return kernels.severity_row(self.floats, self.n_course, self._params, t, i)
 
     def dose_row(self, t: float, i: int, rel_relief: float) -> None:
         """A dose at time ``t`` for row ``i`` (same maths as ``dose``)."""
+        if not 0 <= i < self._size:
+            raise IndexError(_bad_row(i, self._size))
         kernels.dose_row(self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief)
 
     def session_row(self, t: float, i: int) -> None:
         """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``)."""
+        if not 0 <= i < self._size:
+            raise IndexError(_bad_row(i, self._size))
         kernels.session_row(self.floats, self.n_course, self.dose_ring, self._params, t, i)
 
     # -- many rows at once (the trial runner) ----------------------------------------------

@@ -209,3 +209,24 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     assert stamp != after.from_function(py_func, py_file).get_source_stamp()
     # Other modules' functions keep Numba's usual locators.
     assert before.from_function(outcomes.record_day.py_func, outcomes.__file__) is None
+
+
+def test_bad_rows_are_refused_before_compiled_code_runs():
+    """Compiled code does not check indices: a bad row is an IndexError, and nothing changes."""
+    state = ClinicalState(*cm.draw_baselines(np.random.default_rng(1), 5, P_DEFAULT), P_DEFAULT)
+    before = _fields(state)
+    calls = [
+        lambda: state.dose_row(1.0, 5, 1.0),
+        lambda: state.session_row(1.0, -1),
+        lambda: state.relief_row(1.0, 1_000_000),
+        lambda: state.severity_row(1.0, 9),
+        lambda: state.severity_at(1.0, np.array([0, 5])),
+        lambda: state.severity_at(1.0, np.array([-1])),
+        lambda: state.severity_at(1.0, np.ones(4, dtype=bool)),
+    ]
+    for call in calls:
+        with pytest.raises(IndexError, match="row"):
+            call()
+    for name, values in _fields(state).items():
+        np.testing.assert_array_equal(values, before[name], err_msg=name)
+    assert state.severity_at(1.0, np.array([], dtype=int))[0].shape == (0,)
