@@ -120,6 +120,7 @@ class Payer(mesa.Agent):
         self.quarter_spend = {Silo.MEDICAL: 0.0, Silo.BEHAVIORAL: 0.0, Silo.BUNDLE: 0.0}
         self.quarter_remission_days = 0.0
         self.n_tightenings = 0
+        self._fees: dict[Code, float] = {}  # allowed amounts worked out so far (``allowed``)
 
     # -- benefit design ------------------------------------------------------------------
     @property
@@ -158,7 +159,20 @@ class Payer(mesa.Agent):
         return self.model.scenario.policy.p_cost_share
 
     def allowed(self, code: Code) -> float:
-        """Allowed amount for a code, USD (the payer's whole payment before cost sharing)."""
+        """Allowed amount for a code, USD (the payer's whole payment before cost sharing).
+
+        Fees come from the scenario, fixed for the model's life, so each is worked out once
+        (a run asks hundreds of thousands of times); the drug's is the manufacturer's current
+        price, read each time.
+        """
+        if code is Code.ESKETAMINE_DRUG:
+            return self.model.pharma.price_per_session
+        fee = self._fees.get(code)
+        if fee is None:
+            fee = self._fees[code] = self._fee(code)
+        return fee
+
+    def _fee(self, code: Code) -> float:
         pp = self.model.scenario.payers
         policy = self.model.scenario.policy
         match code:

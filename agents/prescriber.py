@@ -150,6 +150,10 @@ class Prescriber(mesa.Agent):
         self.booked_hours: dict[int, float] = {}
         self.revenue = 0.0
         self.n_switches = 0
+        # A model's scenario is fixed for its life, so the chair-hours of a dose under each
+        # business model are read once, not at each of the run's hundreds of thousands of
+        # bookings and searches for a chair.
+        self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
 
     @property
     def capacity_hours(self) -> float:
@@ -183,11 +187,12 @@ class Prescriber(mesa.Agent):
         clinic that open fewer hours than a dose lasts overruns its week rather than never
         dosing (assumption; without it the search would never end).
         """
-        need = self.hours_per_dose() if hours is None else hours
+        need = self._hours_of[self.business_model] if hours is None else hours
+        room = self.capacity_hours + 1e-9
         week = int(earliest // DAYS_PER_WEEK)
         while True:
             booked = self.booked_hours.get(week, 0.0)
-            if booked == 0.0 or booked + need <= self.capacity_hours + 1e-9:
+            if booked == 0.0 or booked + need <= room:
                 break
             week += 1
         return max(earliest, week * DAYS_PER_WEEK)
@@ -195,7 +200,7 @@ class Prescriber(mesa.Agent):
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
-        need = self.hours_per_dose() if hours is None else hours
+        need = self._hours_of[self.business_model] if hours is None else hours
         self.booked_hours[week] = self.booked_hours.get(week, 0.0) + need
 
     def utilisation(self, now: float) -> float:
