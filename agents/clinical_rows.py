@@ -209,15 +209,18 @@ def dose_row(f, n_course, ring, params, t, i, rel_relief):
 
 
 @njit(cache=_CACHE)
-def session_row(f, n_course, ring, params, t, i):
-    """A therapy/integration session at time ``t`` for row ``i``: the gated layer gains."""
+def session_row(f, ring, params, t, i, relief):
+    """A therapy/integration session at time ``t`` for row ``i``: the gated layer gains.
+
+    ``relief`` is the row's acute relief at ``t`` (``relief_row``; drift does not change it).
+    """
     p = params[0]
     b, r, n = _advance(f, p, t, i)
     last = f[T_LAST_DOSE, i]
     p_now = cm.plasticity_one(t, ring[i], p) * f[SENSITIVITY, i]
     acute = last == last and 0.0 <= t - last < p.dur_acute_days
     f[B, i], f[R, i], f[N, i] = cm.apply_session(
-        b, r, n, f[B0, i], f[R0, i], f[N0, i], _relief(f, n_course, p, t, i), p_now, acute, p
+        b, r, n, f[B0, i], f[R0, i], f[N0, i], relief, p_now, acute, p
     )
 
 
@@ -296,7 +299,7 @@ def warm_up() -> None:
     ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
     params = param_record(ClinicalParams())
     dose_row(f, n_course, ring, params, 1.0, 0, 1.0)
-    session_row(f, n_course, ring, params, 2.0, 0)
+    session_row(f, ring, params, 2.0, 0, relief_row(f, n_course, params, 2.0, 0))
     relief_row(f, n_course, params, 3.0, 0)
     severity_row(f, n_course, params, 4.0, 0)
     severity_many(f, n_course, params, ClinicalParams(), 5.0, np.zeros(1, dtype=np.int64))

@@ -80,7 +80,7 @@ class ClinicalState:
     t_update = _field(kernels.T_UPDATE)
 
     def __len__(self) -> int:
-        return len(self.b0)
+        return self._size
 
     @functools.cached_property
     def baseline_totals(self) -> tuple[float, float, float, float]:
@@ -224,11 +224,17 @@ class ClinicalState:
             raise IndexError(_bad_row(i, self._size))
         kernels.dose_row(self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief)
 
-    def session_row(self, t: float, i: int) -> None:
-        """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``)."""
+    def session_row(self, t: float, i: int, relief: float | None = None) -> None:
+        """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``).
+
+        ``relief`` is row ``i``'s acute relief at ``t`` when the caller has just read it
+        (``relief_row``; drift does not change it), so it is not computed twice.
+        """
         if not 0 <= i < self._size:
             raise IndexError(_bad_row(i, self._size))
-        kernels.session_row(self.floats, self.n_course, self.dose_ring, self._params, t, i)
+        if relief is None:
+            relief = kernels.relief_row(self.floats, self.n_course, self._params, t, i)
+        kernels.session_row(self.floats, self.dose_ring, self._params, t, i, relief)
 
     # -- many rows at once (the trial runner) ----------------------------------------------
 

@@ -692,7 +692,7 @@ class Patient(mesa.Agent):
         if not self.model.bill_session(self, now):
             self._stop_therapy(DropReason.COST)
             return
-        pop.clinical.session_row(now, self.idx)
+        pop.clinical.session_row(now, self.idx, relief)
         self.model.record_session(self, now)
         if self.therapist is not None and self.integrated_sessions:
             self.therapist.integration_sessions += 1
