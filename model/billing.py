@@ -101,6 +101,35 @@ class Ledger:
         c["cents"][i] = cents
         self._n += 1
 
+    def record_payment(
+        self,
+        day: float,
+        patient: int,
+        payee_kind: PartyKind,
+        payee: int,
+        code: Code,
+        claims: tuple[tuple, ...],
+    ) -> None:
+        """Append the claims of one payment: ``(payer, silo, status, cents, ...)`` each.
+
+        The same as ``record`` for each claim in turn; without a kept claim table only the
+        running totals move, in one call per payment rather than per claim (a large run pays
+        hundreds of thousands of times).
+        """
+        if self.keep_claims:
+            for payer, silo, status, cents, *_ in claims:
+                self.record(day, patient, payee_kind, payee, payer, silo, code, status, cents)
+            return
+        for _, silo, status, cents, *_ in claims:
+            if cents < 0:
+                raise ValueError(f"claim amount must be non-negative, got {cents} cents")
+            self.n_claims += 1
+            if status is ClaimStatus.DENIED:
+                self.n_denied += 1
+            else:
+                self.paid_by_silo[silo] += cents
+                self.received_by_payee_kind[payee_kind] += cents
+
     def total_paid_cents(self) -> int:
         """Everything payers and patients paid, in cents."""
         return sum(self.paid_by_silo.values())

@@ -432,23 +432,23 @@ class KetasimModel(mesa.Model):
         The payer pays it less the patient's cost share (two claims); the patient pays all of
         it when ``payer`` is None (one claim).
         """
-        claims = self._claims.get((payer, code, usd))
+        key = (payer, code, usd)
+        claims = self._claims.get(key)
         if claims is None:
-            claims = self._claims_of_payment(code, usd, payer)
-            self._claims[(payer, code, usd)] = claims
+            claims = self._claims[key] = self._claims_of_payment(code, usd, payer)
         i = patient.idx
-        payee_id = payee.unique_id
-        record = self.ledger.record
+        self.ledger.record_payment(t, i, payee_kind, payee.unique_id, code, claims)
+        # Integer cents: one addition of the payment's total is the same as one per claim.
+        self.population.spend_cents[i] += claims[0][6]
         # Both claims of a payment share its date, so its discount factor is computed once.
         discount = discount_factor(t, self.scenario.metrics.p_discount_per_year)
-        for payer_id, silo, status, cents, budget in claims:
-            record(t, i, payee_kind, payee_id, payer_id, silo, code, status, cents)
+        tally = self.tally
+        to_pharma = payee_kind is PartyKind.PHARMA
+        for _, silo, _, cents, budget, paid, _ in claims:
             if cents == 0:
                 continue
-            self.population.spend_cents[i] += cents
-            paid = cents / 100.0
-            self.tally.disc_cost_cents += cents * discount
-            if payee_kind is PartyKind.PHARMA:
+            tally.disc_cost_cents += cents * discount
+            if to_pharma:
                 self.pharma_revenue_cents += cents
                 self.pharma.record_sale(paid)
             else:
@@ -458,23 +458,48 @@ class KetasimModel(mesa.Model):
         self._track_billing(patient, code, payee_kind, payee, claims[0][1])
 
     def _claims_of_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple:
-        """The claims that pay ``usd`` for ``code``: ``(payer id, budget, status, cents, payer)``.
+        """The claims that pay ``usd`` for ``code``.
 
-        The payer's share (PAID, in the payer's budget for the code) then the patient's cost
+        Each is ``(payer id, budget, status, cents, payer, dollars, the payment's cents)``:
+        the payer's share (PAID, in the payer's budget for the code) then the patient's cost
         share (SELF_PAY, out of pocket, written only when not zero); everything out of pocket
         when ``payer`` is None. A pure function of its arguments for a run (cost shares and
         carve-outs are fixed by the scenario), so ``_pay`` keeps each answer: a run pays a few
         dozen distinct amounts hundreds of thousands of times.
+
+        Raises:
+            ValueError: ``usd`` is negative (nothing is paid or recorded).
         """
+        if not usd >= 0.0:
+            raise ValueError(f"a payment must be a non-negative amount, got {usd!r} USD")
         total = to_cents(usd)
         if payer is None:
-            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total, None),)
+            return (
+                (
+                    OUT_OF_POCKET_PAYER,
+                    Silo.OUT_OF_POCKET,
+                    ClaimStatus.SELF_PAY,
+                    total,
+                    None,
+                    total / 100.0,
+                    total,
+                ),
+            )
         oop = to_cents(usd * payer.cost_share)
         silo = payer.silo_for(code)
-        claims = [(int(payer.kind), silo, ClaimStatus.PAID, total - oop, payer)]
+        paid = total - oop
+        claims = [(int(payer.kind), silo, ClaimStatus.PAID, paid, payer, paid / 100.0, total)]
         if oop:
             claims.append(
-                (OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop, None)
+                (
+                    OUT_OF_POCKET_PAYER,
+                    Silo.OUT_OF_POCKET,
+                    ClaimStatus.SELF_PAY,
+                    oop,
+                    None,
+                    oop / 100.0,
+                    total,
+                )
             )
         return tuple(claims)
 
