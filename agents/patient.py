@@ -339,7 +339,7 @@ class Patient(mesa.Agent):
         # Model.schedule_event without its argument checks (``at`` is never in the past here,
         # ``method`` is always a bound method of this patient): an Event on the same list.
         model = self.model
-        now = model.time
+        now = model._time  # what the observable ``model.time`` reads, without its descriptor
         spent = model._spent_events
         if spent:
             # An event that has run, as new: the fields PatientEvent.__init__ sets.

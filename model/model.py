@@ -386,21 +386,24 @@ class KetasimModel(mesa.Model):
         budget as the last one, which changes nothing here; the patient keeps the last
         (organisation, budget) of each so that such a repeat costs no array reads.
         """
+        if code is Code.CARE_COORDINATION:
+            self.population.coordinated[patient.idx] = True
+            return
+        drug = code in _DRUG_CODES
+        if not drug and code is not Code.PSYCHOTHERAPY_90837:
+            return  # the drug itself (paid to pharma) and intakes are neither side's biller
         org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
         billed_by = (org, 1 << int(silo))
         pop = self.population
-        if code in _DRUG_CODES:
+        if drug:
             if patient.drug_billed_by != billed_by:
                 patient.drug_billed_by = self._note_biller(
                     patient.idx, billed_by, pop.drug_org, pop.drug_silos
                 )
-        elif code is Code.PSYCHOTHERAPY_90837:
-            if patient.therapy_billed_by != billed_by:
-                patient.therapy_billed_by = self._note_biller(
-                    patient.idx, billed_by, pop.therapy_org, pop.therapy_silos
-                )
-        elif code is Code.CARE_COORDINATION:
-            pop.coordinated[patient.idx] = True
+        elif patient.therapy_billed_by != billed_by:
+            patient.therapy_billed_by = self._note_biller(
+                patient.idx, billed_by, pop.therapy_org, pop.therapy_silos
+            )
 
     def _note_biller(
         self, i: int, billed_by: tuple[int, int], orgs: np.ndarray, silos: np.ndarray
