@@ -147,3 +147,52 @@ def test_a_run_observed_through_time_takes_mesas_loop_and_gives_the_same_run():
     assert watched._spent_events == []  # Mesa's own loop ran every event
     assert len(seen) > 90  # every event's time was announced, not only each day's
     assert watched.summary() == plain.summary()
+
+
+def _preset_names() -> list[str]:
+    from pathlib import Path
+
+    presets = Path(__file__).resolve().parents[1] / "scenarios" / "presets"
+    return sorted(p.stem for p in presets.glob("*.toml"))
+
+
+@pytest.mark.parametrize("preset", _preset_names())
+def test_a_run_makes_no_cyclic_garbage(preset):
+    """Why ``KetasimModel.run_until`` may pause the cyclic collector: a run frees all it drops."""
+    import gc
+
+    from scenarios.api import build
+
+    model = build(preset, n_patients=1500, days=400, seed=5)
+    gc.collect()
+    gc.disable()
+    try:
+        model.run()
+        assert gc.collect() == 0, "the run left objects only the cyclic collector can free"
+    finally:
+        gc.enable()
+
+
+def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
+    import gc
+
+    from scenarios.api import build
+
+    model = build("baseline", n_patients=300, days=30, seed=1)
+    assert gc.isenabled()
+    model.run_until(5.0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        model.run_until(10.0)
+        assert not gc.isenabled(), "a caller's paused collector was switched on"
+    finally:
+        gc.enable()
+
+    def fail(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(model.daily, "sample", fail)
+    with pytest.raises(RuntimeError, match="boom"):
+        model.run_until(20.0)
+    assert gc.isenabled()
