@@ -137,6 +137,7 @@ class Prescriber(mesa.Agent):
         business_model: Its current model.
         norm_preference: Its professional-norm preference for integrated care, USD per hour.
         booked_hours: Chair-hours booked per week index.
+        capacity_hours: Chair-hours a week (the scenario's, read once like a dose's hours).
         revenue: Revenue received over the run, USD.
         n_switches: Times it changed model.
     """
@@ -154,11 +155,7 @@ class Prescriber(mesa.Agent):
         # business model are read once, not at each of the run's hundreds of thousands of
         # bookings and searches for a chair.
         self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
-
-    @property
-    def capacity_hours(self) -> float:
-        """Chair-hours a week."""
-        return self.model.scenario.prescribers.n_chair_hours_per_week
+        self.capacity_hours: float = model.scenario.prescribers.n_chair_hours_per_week
 
     def hours_per_dose(self, business_model: BusinessModel | None = None) -> float:
         """Clinical hours one dose takes under a business model."""
