@@ -234,10 +234,6 @@ class Payer(mesa.Agent):
         delay = rng.exponential(self.dur_pa_delay_days) if self.dur_pa_delay_days > 0 else 0.0
         return bool(rng.random() >= self.p_denial), float(delay)
 
-    def record_spend(self, silo: Silo, usd: float) -> None:
-        """Count a paid claim against this quarter's budget."""
-        self.quarter_spend[silo] += usd
-
     # -- the quarterly review ------------------------------------------------------------
     def review_quarter(self) -> None:
         """Tighten a budget that ran over target, relax one well under it.

@@ -64,10 +64,6 @@ class Pharma(mesa.Agent):
         self.detailing_per_prescriber = 0.0
         self.patent_expired = False
 
-    def record_sale(self, usd: float) -> None:
-        """Count drug revenue toward this quarter."""
-        self.quarter_revenue += usd
-
     def expire_patent(self) -> None:
         """Generic entry: the price falls and detailing stops."""
         if self.patent_expired:

@@ -138,7 +138,6 @@ class Prescriber(mesa.Agent):
         norm_preference: Its professional-norm preference for integrated care, USD per hour.
         booked_hours: Chair-hours booked per week index.
         capacity_hours: Chair-hours a week (the scenario's, read once like a dose's hours).
-        revenue: Revenue received over the run, USD.
         n_switches: Times it changed model.
     """
 
@@ -149,13 +148,17 @@ class Prescriber(mesa.Agent):
         self.business_model = business_model
         self.norm_preference = norm_preference
         self.booked_hours: dict[int, float] = {}
-        self.revenue = 0.0
         self.n_switches = 0
         # A model's scenario is fixed for its life, so the chair-hours of a dose under each
         # business model are read once, not at each of the run's hundreds of thousands of
         # bookings and searches for a chair.
         self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
         self.capacity_hours: float = model.scenario.prescribers.n_chair_hours_per_week
+
+    @property
+    def revenue(self) -> float:
+        """Revenue received over the run, USD (the model posts each day's payments)."""
+        return self.model.revenue_of(self)
 
     def hours_per_dose(self, business_model: BusinessModel | None = None) -> float:
         """Clinical hours one dose takes under a business model."""

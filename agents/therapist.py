@@ -125,7 +125,11 @@ class Therapist(mesa.Agent):
         self.in_network: set[PayerKind] = set()
         self.booked: dict[int, int] = {}
         self.integration_sessions = 0
-        self.revenue = 0.0
+
+    @property
+    def revenue(self) -> float:
+        """Revenue received over the run, USD (the model posts each day's payments)."""
+        return self.model.revenue_of(self)
 
     @functools.cached_property
     def capacity(self) -> int:

@@ -101,34 +101,24 @@ class Ledger:
         c["cents"][i] = cents
         self._n += 1
 
-    def record_payment(
-        self,
-        day: float,
-        patient: int,
-        payee_kind: PartyKind,
-        payee: int,
-        code: Code,
-        claims: tuple[tuple, ...],
-    ) -> None:
-        """Append the claims of one payment: ``(payer, silo, status, cents, ...)`` each.
+    def reserve(self, extra: int) -> tuple[int, dict[str, np.ndarray]]:
+        """Room for ``extra`` more claim rows: returns the next free row and the columns.
 
-        The same as ``record`` for each claim in turn; without a kept claim table only the
-        running totals move, in one call per payment rather than per claim (a large run pays
-        hundreds of thousands of times).
+        For a writer that fills rows itself (``model.postings.post``) and then calls
+        ``advance``. Without a kept claim table the columns are empty and nothing is written.
         """
+        if self.keep_claims and self._n + extra > len(self._cols["day"]):
+            size = max(2 * len(self._cols["day"]), self._n + extra, 1024)
+            for k, col in self._cols.items():
+                grown = np.empty(size, dtype=col.dtype)
+                grown[: self._n] = col[: self._n]
+                self._cols[k] = grown
+        return self._n, self._cols
+
+    def advance(self, end: int) -> None:
+        """The rows up to ``end`` were written (after ``reserve``)."""
         if self.keep_claims:
-            for payer, silo, status, cents, *_ in claims:
-                self.record(day, patient, payee_kind, payee, payer, silo, code, status, cents)
-            return
-        for _, silo, status, cents, *_ in claims:
-            if cents < 0:
-                raise ValueError(f"claim amount must be non-negative, got {cents} cents")
-            self.n_claims += 1
-            if status is ClaimStatus.DENIED:
-                self.n_denied += 1
-            else:
-                self.paid_by_silo[silo] += cents
-                self.received_by_payee_kind[payee_kind] += cents
+            self._n = end
 
     def total_paid_cents(self) -> int:
         """Everything payers and patients paid, in cents."""

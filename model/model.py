@@ -26,8 +26,8 @@ from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
-from model import outcomes
-from model.billing import OUT_OF_POCKET_PAYER, Ledger, to_cents
+from model import outcomes, postings
+from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.events import BucketedEventList
 from model.metrics import (
     DailyRecorder,
@@ -89,7 +89,12 @@ class KetasimModel(mesa.Model):
         self.tally = Tally(self.days, scenario.metrics)
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
-        self._claims: dict[tuple, tuple] = {}  # see _claims_of_payment
+        # Payments made but not yet posted (see _pay and model/postings.py), and their plans.
+        self._journal: tuple[list[float], list[int], list[int], list[int]] = ([], [], [], [])
+        self._post_at_once = False  # set while an observer watches the run (_advance_time)
+        self._plan_of: dict[tuple, int] = {}
+        self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
+        self._plan_table: tuple[np.ndarray, ...] | None = None
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []
@@ -115,6 +120,12 @@ class KetasimModel(mesa.Model):
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
+        # Everyone who can be paid, by slot (the journal's payee column).
+        self._payees: list = [*self.prescribers, *self.therapists, self.pharma]
+        self._slot_of = {payee: k for k, payee in enumerate(self._payees)}
+        self._prescriber_slot = {c.unique_id: self._slot_of[c] for c in self.prescribers}
+        self._revenue = np.zeros(len(self._payees))  # USD received, by slot (revenue_of)
+        self._payee_uid = np.array([payee.unique_id for payee in self._payees], dtype=np.int64)
         self._cum_discount = np.concatenate(
             [
                 [0.0],
@@ -217,12 +228,14 @@ class KetasimModel(mesa.Model):
         self._next_arrival = k
 
     def _sample_day(self) -> None:
+        self._post_journal()
         self.population.clinical.stress_due(
             self.time, self.streams["stress"], self.population.treated
         )
         self.daily.sample(self, self.time)
 
     def _review_quarter(self) -> None:
+        self._post_journal()  # pharma and the payers review the quarter's money
         self.pharma.review_quarter()
         for payer in self.payers:
             payer.review_quarter()
@@ -277,9 +290,18 @@ class KetasimModel(mesa.Model):
         saves building an object for most of a run's events. An event that has run is in no
         list and held by nobody (each handler first forgets the event that called it).
         """
-        if until <= self.time or self._has_subscribers("time", ObservableSignals.CHANGED):
-            super()._advance_time(until)
-            return
+        try:
+            if until <= self.time or self._has_subscribers("time", ObservableSignals.CHANGED):
+                # An observer may read the money at any event: payments are posted as made.
+                self._post_at_once = True
+                super()._advance_time(until)
+            else:
+                self._advance_unobserved(until)
+        finally:
+            self._post_at_once = False
+            self._post_journal()  # whoever reads the model next sees every payment
+
+    def _advance_unobserved(self, until: float) -> None:
         pop = self._event_list.pop_event
         spent = self._spent_events
         while True:
@@ -432,45 +454,57 @@ class KetasimModel(mesa.Model):
         usd: float,
         payer: Payer | None,
     ) -> None:
-        """Pay ``usd`` to ``payee`` for a service: write its claims and move the money.
+        """Pay ``usd`` to ``payee`` for a service: its claims and money, posted with the day's.
 
         The payer pays it less the patient's cost share (two claims); the patient pays all of
-        it when ``payer`` is None (one claim).
+        it when ``payer`` is None (one claim). What is paid is settled here (the payment's
+        plan); the claims are written and the money moved by ``_post_journal``, before
+        anything reads them (model/postings.py).
         """
-        key = (payer, code, usd)
-        claims = self._claims.get(key)
-        if claims is None:
-            claims = self._claims[key] = self._claims_of_payment(code, usd, payer)
-        i = patient.idx
-        self.ledger.record_payment(t, i, payee_kind, payee.unique_id, code, claims)
-        # Integer cents: one addition of the payment's total is the same as one per claim.
-        self.population.spend_cents[i] += claims[0][6]
-        # Both claims of a payment share its date, so its discount factor is computed once.
-        discount = discount_factor(t, self.scenario.metrics.p_discount_per_year)
-        tally = self.tally
-        to_pharma = payee_kind is PartyKind.PHARMA
-        for _, silo, _, cents, budget, paid, _ in claims:
-            if cents == 0:
-                continue
-            tally.disc_cost_cents += cents * discount
-            if to_pharma:
-                self.pharma_revenue_cents += cents
-                self.pharma.record_sale(paid)
-            else:
-                payee.revenue += paid
-            if budget is not None:
-                budget.record_spend(silo, paid)
-        self._track_billing(patient, code, payee_kind, payee, claims[0][1])
+        key = (payer, code, usd, payee_kind)
+        plan = self._plan_of.get(key)
+        if plan is None:
+            claims = self._claims_of_payment(code, usd, payer)
+            plan = self._add_plan(key, claims, payee_kind, code, 0.0)
+        self._note(t, patient.idx, plan, self._slot_of[payee])
+        self._track_billing(patient, code, payee_kind, payee, self._plans[plan][0][0][1])
+
+    def _credit(self, patient: Patient, t: float, payee_kind: PartyKind, payee, usd: float) -> None:
+        """Credit ``usd`` to ``payee`` without a claim (a programme paying its own therapist)."""
+        key = ("credit", usd, payee_kind)
+        plan = self._plan_of.get(key)
+        if plan is None:
+            plan = self._add_plan(key, (), payee_kind, Code.PSYCHOTHERAPY_90837, usd)
+        self._note(t, patient.idx, plan, self._slot_of[payee])
+
+    def _note(self, t: float, i: int, plan: int, slot: int) -> None:
+        """Add a payment to the journal (posted at once while an observer watches)."""
+        times, rows, plans, slots = self._journal
+        times.append(t)
+        rows.append(i)
+        plans.append(plan)
+        slots.append(slot)
+        if self._post_at_once:
+            self._post_journal()
+
+    def _add_plan(
+        self, key: tuple, claims: tuple, payee_kind: PartyKind, code: Code, credit: float
+    ) -> int:
+        """Number a new plan: ``claims`` (see ``_claims_of_payment``) or a bare credit, USD."""
+        plan = len(self._plans)
+        self._plans.append((claims, payee_kind, code, credit))
+        self._plan_of[key] = plan
+        self._plan_table = None  # rebuilt at the next posting
+        return plan
 
     def _claims_of_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple:
-        """The claims that pay ``usd`` for ``code``.
+        """The claims that pay ``usd`` for ``code``: ``(payer id, budget, status, cents, payer)``.
 
-        Each is ``(payer id, budget, status, cents, payer, dollars, the payment's cents)``:
-        the payer's share (PAID, in the payer's budget for the code) then the patient's cost
+        The payer's share (PAID, in the payer's budget for the code) then the patient's cost
         share (SELF_PAY, out of pocket, written only when not zero); everything out of pocket
         when ``payer`` is None. A pure function of its arguments for a run (cost shares and
-        carve-outs are fixed by the scenario), so ``_pay`` keeps each answer: a run pays a few
-        dozen distinct amounts hundreds of thousands of times.
+        carve-outs are fixed by the scenario), so each payment's plan is worked out once: a
+        run pays a few dozen distinct amounts hundreds of thousands of times.
 
         Raises:
             ValueError: ``usd`` is negative (nothing is paid or recorded).
@@ -479,34 +513,137 @@ class KetasimModel(mesa.Model):
             raise ValueError(f"a payment must be a non-negative amount, got {usd!r} USD")
         total = to_cents(usd)
         if payer is None:
-            return (
-                (
-                    OUT_OF_POCKET_PAYER,
-                    Silo.OUT_OF_POCKET,
-                    ClaimStatus.SELF_PAY,
-                    total,
-                    None,
-                    total / 100.0,
-                    total,
-                ),
-            )
+            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total, None),)
         oop = to_cents(usd * payer.cost_share)
         silo = payer.silo_for(code)
-        paid = total - oop
-        claims = [(int(payer.kind), silo, ClaimStatus.PAID, paid, payer, paid / 100.0, total)]
+        claims = [(int(payer.kind), silo, ClaimStatus.PAID, total - oop, payer)]
         if oop:
             claims.append(
-                (
-                    OUT_OF_POCKET_PAYER,
-                    Silo.OUT_OF_POCKET,
-                    ClaimStatus.SELF_PAY,
-                    oop,
-                    None,
-                    oop / 100.0,
-                    total,
-                )
+                (OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop, None)
             )
         return tuple(claims)
+
+    def revenue_of(self, payee) -> float:
+        """What a clinic or therapist has received over the run, USD (payments made so far)."""
+        self._post_journal()
+        return float(self._revenue[self._slot_of[payee]])
+
+    def _plan_arrays(self) -> tuple[np.ndarray, ...]:
+        """The plans as the arrays ``postings.post`` reads (see its Args)."""
+        if self._plan_table is not None:
+            return self._plan_table
+        n = len(self._plans)
+        n_claims = np.zeros(n, dtype=np.int64)
+        payer_id = np.zeros((n, 2), dtype=np.int64)
+        silo = np.zeros((n, 2), dtype=np.int64)
+        status = np.zeros((n, 2), dtype=np.int64)
+        cents = np.zeros((n, 2), dtype=np.int64)
+        paid = np.zeros((n, 2))
+        budget = np.full((n, 2), -1, dtype=np.int64)
+        kind = np.zeros(n, dtype=np.int64)
+        code = np.zeros(n, dtype=np.int64)
+        total = np.zeros(n, dtype=np.int64)
+        credit = np.zeros(n)
+        budget_row = {payer: k for k, payer in enumerate(self.payers)}
+        for p, (claims, payee_kind, plan_code, usd) in enumerate(self._plans):
+            n_claims[p] = len(claims)
+            kind[p] = PAYEE_INDEX[payee_kind]
+            code[p] = plan_code
+            credit[p] = usd
+            for c, (payer_no, claim_silo, claim_status, claim_cents, payer) in enumerate(claims):
+                payer_id[p, c] = payer_no
+                silo[p, c] = claim_silo
+                status[p, c] = claim_status
+                cents[p, c] = claim_cents
+                paid[p, c] = claim_cents / 100.0
+                if payer is not None:
+                    budget[p, c] = budget_row[payer]
+                if claim_status is not ClaimStatus.DENIED:
+                    total[p] += claim_cents
+        self._plan_table = (
+            n_claims,
+            payer_id,
+            silo,
+            status,
+            cents,
+            paid,
+            budget,
+            kind,
+            code,
+            total,
+            credit,
+        )
+        return self._plan_table
+
+    def _post_journal(self) -> None:
+        """Post the journal's payments (model/postings.py): claims, totals, revenue, budgets.
+
+        The payees' revenue lives in one array (``revenue_of``); the other running totals
+        live on the ledger, the tally, pharma and the payers, and are handed to the compiled
+        pass as arrays and written back, so that readers see plain attributes as before.
+        """
+        times, rows, plans, slots = self._journal
+        if not plans:
+            return
+        t = np.array(times, dtype=np.float64)
+        patient = np.array(rows, dtype=np.int64)
+        plan = np.array(plans, dtype=np.int64)
+        slot = np.array(slots, dtype=np.int64)
+        for entries in self._journal:
+            entries.clear()
+        table = self._plan_arrays()
+        budget_spend = np.zeros((len(self.payers), len(Silo)))
+        for b, payer in enumerate(self.payers):
+            for budget_silo, usd in payer.quarter_spend.items():
+                budget_spend[b, budget_silo] = usd
+        ledger = self.ledger
+        paid_by_silo = np.array([ledger.paid_by_silo[x] for x in Silo], dtype=np.int64)
+        received = np.array([ledger.received_by_payee_kind[k] for k in PAYEE_INDEX], dtype=np.int64)
+        counts = np.array(
+            [ledger.n_claims, ledger.n_denied, self.pharma_revenue_cents], dtype=np.int64
+        )
+        sums = np.array([self.tally.disc_cost_cents, self.pharma.quarter_revenue])
+        start, cols = ledger.reserve(int(table[0][plan].sum()))
+        end = postings.post(
+            t,
+            patient,
+            plan,
+            slot,
+            *table,
+            PAYEE_INDEX[PartyKind.PHARMA],
+            int(ClaimStatus.DENIED),
+            self._payee_uid,
+            self._revenue,
+            self.population.spend_cents,
+            budget_spend,
+            paid_by_silo,
+            received,
+            counts,
+            sums,
+            1.0 + self.scenario.metrics.p_discount_per_year,
+            ledger.keep_claims,
+            start,
+            cols["day"],
+            cols["patient"],
+            cols["payee_kind"],
+            cols["payee"],
+            cols["payer"],
+            cols["silo"],
+            cols["code"],
+            cols["status"],
+            cols["cents"],
+        )
+        ledger.advance(end)
+        for b, payer in enumerate(self.payers):
+            for budget_silo in payer.quarter_spend:
+                payer.quarter_spend[budget_silo] = float(budget_spend[b, budget_silo])
+        for x in Silo:
+            ledger.paid_by_silo[x] = int(paid_by_silo[x])
+        for k, index in PAYEE_INDEX.items():
+            ledger.received_by_payee_kind[k] = int(received[index])
+        ledger.n_claims, ledger.n_denied, self.pharma_revenue_cents = map(int, counts)
+        self.tally.disc_cost_cents = float(sums[0])
+        self.pharma.quarter_revenue = float(sums[1])
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
         """Bill an intake evaluation (cash clinics charge it to the patient)."""
@@ -630,13 +767,25 @@ class KetasimModel(mesa.Model):
             if payer is not None and policy.bundled_payment:
                 # Inside the bundle: the programme pays its therapist; no claim to a payer.
                 if therapist is not None:
-                    therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
+                    self._credit(
+                        patient,
+                        t,
+                        PartyKind.THERAPIST,
+                        therapist,
+                        self.scenario.prescribers.usd_integration_session_cost,
+                    )
                 self._track_billing(
                     patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
                 )
                 return True
             if therapist is not None:
-                therapist.revenue += self.scenario.prescribers.usd_integration_session_cost
+                self._credit(
+                    patient,
+                    t,
+                    PartyKind.THERAPIST,
+                    therapist,
+                    self.scenario.prescribers.usd_integration_session_cost,
+                )
             if payer is not None and within_cap and clinic.bills_therapy(payer):
                 patient.sessions_this_year[year] = patient.sessions_used(year) + 1
                 self._pay(
@@ -745,17 +894,12 @@ class KetasimModel(mesa.Model):
         self, t: float, idx: int, prescriber_id: int, payer_kind: int, cents: int
     ) -> None:
         self.tally.n_pa_denied += 1
-        self.ledger.record(
-            t,
-            idx,
-            PartyKind.PRESCRIBER,
-            prescriber_id,
-            payer_kind,
-            Silo.MEDICAL,
-            Code.PRIOR_AUTH_REQUEST,
-            ClaimStatus.DENIED,
-            cents,
-        )
+        key = ("denied", payer_kind, cents)
+        plan = self._plan_of.get(key)
+        if plan is None:
+            claims = ((payer_kind, Silo.MEDICAL, ClaimStatus.DENIED, cents, None),)
+            plan = self._add_plan(key, claims, PartyKind.PRESCRIBER, Code.PRIOR_AUTH_REQUEST, 0.0)
+        self._note(t, idx, plan, self._prescriber_slot[prescriber_id])
 
     def update_outcomes(
         self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray
@@ -814,6 +958,7 @@ def warm_up_kernels() -> None:
     """
     clinical_rows.warm_up()
     outcomes.warm_up()
+    postings.warm_up()
 
 
 def run_scenario(
