@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import heapq
 import math
+from array import array
 from collections import Counter
 
 import mesa
@@ -90,7 +91,8 @@ class KetasimModel(mesa.Model):
         # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
         self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
         # Payments made but not yet posted (see _pay and model/postings.py), and their plans.
-        self._journal: tuple[list[float], list[int], list[int], list[int]] = ([], [], [], [])
+        # Typed arrays, not lists: the journal becomes NumPy arrays by a copy of its buffer.
+        self._journal = (array("d"), array("q"), array("q"), array("q"))
         self._post_at_once = False  # set while an observer watches the run (_advance_time)
         self._plan_of: dict[tuple, int] = {}
         self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
@@ -582,15 +584,11 @@ class KetasimModel(mesa.Model):
         live on the ledger, the tally, pharma and the payers, and are handed to the compiled
         pass as arrays and written back, so that readers see plain attributes as before.
         """
-        times, rows, plans, slots = self._journal
-        if not plans:
+        if not self._journal[2]:
             return
-        t = np.array(times, dtype=np.float64)
-        patient = np.array(rows, dtype=np.int64)
-        plan = np.array(plans, dtype=np.int64)
-        slot = np.array(slots, dtype=np.int64)
+        t, patient, plan, slot = (np.array(entries) for entries in self._journal)
         for entries in self._journal:
-            entries.clear()
+            del entries[:]
         table = self._plan_arrays()
         budget_spend = np.zeros((len(self.payers), len(Silo)))
         for b, payer in enumerate(self.payers):
