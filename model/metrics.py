@@ -88,12 +88,6 @@ class Tally:
         self.n_waiting_for_therapy = 0
         self.disc_cost_cents = 0.0  # discounted health-sector spending, cents
 
-    def dose(self, t: float, payer: int) -> None:
-        """Count a dose given at ``t``."""
-        day = int(t)
-        self.doses_by_day[day] += 1
-        self.doses_by_payer[payer, day] += 1
-
     def session(self, t: float, pending: list[list], payer: int) -> int:
         """Count a session at ``t`` against a patient's pending doses; returns doses covered.
 

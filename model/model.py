@@ -93,6 +93,8 @@ class KetasimModel(mesa.Model):
         # Payments made but not yet posted (see _pay and model/postings.py), and their plans.
         # Typed arrays, not lists: the journal becomes NumPy arrays by a copy of its buffer.
         self._journal = (array("d"), array("q"), array("q"), array("q"))
+        # Doses and sessions given but not yet counted: time, row, doses covered (-1: a dose).
+        self._care = (array("d"), array("q"), array("q"))
         self._post_at_once = False  # set while an observer watches the run (_advance_time)
         self._plan_of: dict[tuple, int] = {}
         self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
@@ -489,6 +491,15 @@ class KetasimModel(mesa.Model):
         if self._post_at_once:
             self._post_journal()
 
+    def _note_care(self, t: float, i: int, covered: int) -> None:
+        """Add a dose (``covered`` -1) or a session to the care journal."""
+        times, rows, doses_covered = self._care
+        times.append(t)
+        rows.append(i)
+        doses_covered.append(covered)
+        if self._post_at_once:
+            self._post_journal()
+
     def _add_plan(
         self, key: tuple, claims: tuple, payee_kind: PartyKind, code: Code, credit: float
     ) -> int:
@@ -529,6 +540,36 @@ class KetasimModel(mesa.Model):
         """What a clinic or therapist has received over the run, USD (payments made so far)."""
         self._post_journal()
         return float(self._revenue[self._slot_of[payee]])
+
+    def _count_care(self) -> None:
+        """Count the care journal's doses and sessions (``postings.count_care``), in order."""
+        if not self._care[1]:
+            return
+        t, rows, covered = (np.array(entries) for entries in self._care)
+        for entries in self._care:
+            del entries[:]
+        pop = self.population
+        tally = self.tally
+        started = np.empty(t.size, dtype=np.int64)
+        n_started = postings.count_care(
+            t,
+            rows,
+            covered,
+            pop.payer_kind,
+            pop.treated,
+            pop.start_day,
+            pop.n_doses,
+            pop.got_dose,
+            pop.n_sessions,
+            pop.got_session,
+            pop.n_doses_in_window,
+            pop.got_in_window,
+            tally.doses_by_day,
+            tally.doses_by_payer,
+            started,
+        )
+        first = started[:n_started]
+        pop.schedule_first_stress(rows[first], t[first], self.streams)
 
     def _plan_arrays(self) -> tuple[np.ndarray, ...]:
         """The plans as the arrays ``postings.post`` reads (see its Args)."""
@@ -584,6 +625,7 @@ class KetasimModel(mesa.Model):
         live on the ledger, the tally, pharma and the payers, and are handed to the compiled
         pass as arrays and written back, so that readers see plain attributes as before.
         """
+        self._count_care()
         if not self._journal[2]:
             return
         t, patient, plan, slot = (np.array(entries) for entries in self._journal)
@@ -812,13 +854,8 @@ class KetasimModel(mesa.Model):
 
     # ------------------------------------------------------------------ tallies for agents
     def record_dose(self, patient: Patient, t: float) -> None:
-        """A dose was given."""
-        pop = self.population
-        i = patient.idx
-        pop.start_treatment(i, t, self.streams)
-        pop.n_doses[i] += 1
-        pop.got_dose[i] = True
-        self.tally.dose(t, int(patient.payer_kind))
+        """A dose was given (counted with the day's care, ``_post_journal``)."""
+        self._note_care(t, patient.idx, -1)
         # Doses too old to be followed by a session are forgotten. The list is in dose order
         # (appended as given; Tally.session keeps the order), so when its oldest entry is
         # recent enough, all are.
@@ -829,16 +866,9 @@ class KetasimModel(mesa.Model):
         pending.append([t, False])
 
     def record_session(self, patient: Patient, t: float) -> None:
-        """A therapy or integration session took place."""
-        pop = self.population
-        i = patient.idx
-        pop.start_treatment(i, t, self.streams)
-        pop.n_sessions[i] += 1
-        pop.got_session[i] = True
+        """A therapy or integration session took place (counted with the day's care)."""
         covered = self.tally.session(t, patient.pending_doses, int(patient.payer_kind))
-        if covered:
-            pop.n_doses_in_window[i] += covered
-            pop.got_in_window[i] = True
+        self._note_care(t, patient.idx, covered)
         if not math.isnan(patient.therapy_requested_at):
             self.tally.therapy_waits.append(t - patient.therapy_requested_at)
             self.tally.n_waiting_for_therapy -= 1

@@ -83,15 +83,14 @@ class Population:
         if self.drop_reason[i] == DropReason.NONE:
             self.drop_reason[i] = reason
 
-    def start_treatment(self, i: int, t: float, streams: Streams) -> None:
-        """Row ``i`` receives its first dose or session."""
-        if self.treated[i]:
-            return
-        self.treated[i] = True
-        self.start_day[i] = t
-        # Before treatment a patient sits at baseline, where stress changes nothing, so stress
-        # events are drawn only from the start of treatment.
-        self.clinical.schedule_stress(t, i, streams["stress"])
+    def schedule_first_stress(self, rows: np.ndarray, times: np.ndarray, streams: Streams) -> None:
+        """Draw the first stress events of ``rows``, which started treatment at ``times``.
+
+        Before treatment a patient sits at baseline, where stress changes nothing, so stress
+        events are drawn only from the start of treatment (in the order the rows started).
+        """
+        if rows.size:
+            self.clinical.schedule_stress(times, rows, streams["stress"])
 
     def in_response(self, i: int, t: float) -> bool:
         """Whether row ``i`` is in response at time ``t``."""

@@ -1,4 +1,4 @@
-"""The day's payments posted in one compiled pass: claims, running totals and who got the money.
+"""The day's payments and care posted in compiled passes: claims, totals, who got the money.
 
 A payment (a dose's fee, the drug, a session, an intake, a denial) used to be posted as it was
 made: its claims written to the ledger, the patient's spending, the discounted cost, the payee's
@@ -151,7 +151,26 @@ def post(
 
 @functools.cache
 def warm_up() -> None:
-    """Compile ``post`` now (once per process), for the types a model hands it."""
+    """Compile ``post`` and ``count_care`` now (once per process), for a model's types."""
+    flag = np.zeros(1, dtype=bool)
+    count = np.zeros(1, dtype=np.int32)
+    count_care(
+        np.zeros(1),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int8),
+        flag.copy(),
+        np.zeros(1),
+        count.copy(),
+        flag.copy(),
+        count.copy(),
+        flag.copy(),
+        count.copy(),
+        flag.copy(),
+        np.zeros(1, dtype=np.int64),
+        np.zeros((1, 1), dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+    )
     i8 = np.zeros(1, dtype=np.int64)
     f8 = np.zeros(1)
     pair_i8 = np.zeros((1, 2), dtype=np.int64)
@@ -194,3 +213,68 @@ def warm_up() -> None:
         np.empty(0, dtype=np.int8),
         np.empty(0, dtype=np.int64),
     )
+
+
+@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+def count_care(
+    t,
+    rows,
+    covered,
+    payer_kind,
+    treated,
+    start_day,
+    n_doses,
+    got_dose,
+    n_sessions,
+    got_session,
+    n_doses_in_window,
+    got_in_window,
+    doses_by_day,
+    doses_by_payer,
+    started,
+):
+    """Count the journal's doses and sessions in order; returns how many rows started treatment.
+
+    Args:
+        t: Each dose's or session's time (the care journal, in the order given).
+        rows: Each one's patient row.
+        covered: -1 for a dose; for a session, the doses it covered in their window.
+        payer_kind: Each patient's coverage kind.
+        treated: Whether each row has started treatment; written.
+        start_day: Day each row started treatment; written at its start.
+        n_doses: Doses each row has had; added to.
+        got_dose: Whether each row has had a dose; written.
+        n_sessions: Sessions each row has had; added to.
+        got_session: Whether each row has had a session; written.
+        n_doses_in_window: Doses of each row covered by a session in their window; added to.
+        got_in_window: Whether any dose of each row was covered; written.
+        doses_by_day: Doses given by day; added to.
+        doses_by_payer: Doses given by coverage kind and day; added to.
+        started: Filled with the journal entries at which a row started treatment, in order
+            (the caller draws their stress events, in the same order).
+
+    Returns:
+        How many rows started treatment (the first entries of ``started``).
+    """
+    n_started = 0
+    for j in range(t.size):
+        i = rows[j]
+        when = t[j]
+        if not treated[i]:  # Population.start_treatment
+            treated[i] = True
+            start_day[i] = when
+            started[n_started] = j
+            n_started += 1
+        if covered[j] < 0:  # a dose: Tally.dose
+            n_doses[i] += 1
+            got_dose[i] = True
+            day = int(when)
+            doses_by_day[day] += 1
+            doses_by_payer[payer_kind[i], day] += 1
+        else:
+            n_sessions[i] += 1
+            got_session[i] = True
+            if covered[j] > 0:
+                n_doses_in_window[i] += covered[j]
+                got_in_window[i] = True
+    return n_started

@@ -195,3 +195,73 @@ def test_a_negative_payment_is_refused_before_anything_moves():
     model._post_journal()
     after = (model.ledger.n_claims, int(model.population.spend_cents.sum()), len(model._plans))
     assert after == before
+
+
+def _count_care_in_python(args: list) -> int:
+    """Doses and sessions counted as ``record_dose`` and ``record_session`` did (the oracle)."""
+    (
+        t,
+        rows,
+        covered,
+        payer_kind,
+        treated,
+        start_day,
+        n_doses,
+        got_dose,
+        n_sessions,
+        got_session,
+        n_doses_in_window,
+        got_in_window,
+        doses_by_day,
+        doses_by_payer,
+        started,
+    ) = args
+    n_started = 0
+    for j, (when, i, doses) in enumerate(
+        zip(t.tolist(), rows.tolist(), covered.tolist(), strict=True)
+    ):
+        if not treated[i]:
+            treated[i] = True
+            start_day[i] = when
+            started[n_started] = j
+            n_started += 1
+        if doses == -1:
+            n_doses[i] += 1
+            got_dose[i] = True
+            doses_by_day[int(when)] += 1
+            doses_by_payer[payer_kind[i], int(when)] += 1
+        else:
+            n_sessions[i] += 1
+            got_session[i] = True
+            if doses:
+                n_doses_in_window[i] += doses
+                got_in_window[i] = True
+    return n_started
+
+
+@pytest.mark.parametrize("preset", ["baseline", "integrated_ideal"])
+def test_the_compiled_care_count_equals_counting_each_dose_and_session(preset, monkeypatch):
+    from scenarios.api import build
+
+    compiled = postings.count_care
+    seen = {"entries": 0, "starts": 0, "covered": 0}
+
+    def checked(*args):
+        mine = copy.deepcopy(list(args))
+        n_started = compiled(*args)
+        assert _count_care_in_python(mine) == n_started
+        for theirs, ours in zip(args, mine, strict=True):
+            np.testing.assert_array_equal(theirs, ours, strict=True)
+        seen["entries"] += len(args[0])
+        seen["starts"] += n_started
+        seen["covered"] += int((args[2] > 0).sum())
+        return n_started
+
+    monkeypatch.setattr(postings, "count_care", checked)
+    model = build(preset, n_patients=1200, days=200, seed=4)
+    model.run()
+    assert seen["entries"] > 1000 and seen["starts"] > 100 and seen["covered"] > 0
+    pop = model.population
+    assert int(pop.n_doses.sum()) == int(model.tally.doses_by_day.sum())
+    assert int(pop.n_sessions.sum()) == model.tally.n_sessions
+    check_all(model, finished=True)
