@@ -285,14 +285,12 @@ class KetasimModel(mesa.Model):
                 gc.enable()
 
     def _advance_time(self, until: float) -> None:
-        """Mesa's ``_advance_time`` (the same events in the same order), with less per event.
+        """Mesa's ``_advance_time`` (the same events in the same order), then the day's postings.
 
-        Two costs of Mesa's loop are skipped when nothing observes ``time`` (a Solara page that
-        subscribes gets Mesa's own loop): the observable's setter, a Python call per event, is
-        replaced by writing the value it would store; and a patient event that has run is kept
-        for its patient's next booking instead of being garbage (``Patient._schedule``), which
-        saves building an object for most of a run's events. An event that has run is in no
-        list and held by nobody (each handler first forgets the event that called it).
+        When nothing observes ``time``, the events run in ``_advance_unobserved``; a Solara page
+        that subscribes gets Mesa's own loop, and payments and care are then posted as each is
+        made. Either way the journals are posted before this returns, also after an error, so
+        whoever reads the model next sees every payment (model/postings.py).
         """
         try:
             if until <= self.time or self._has_subscribers("time", ObservableSignals.CHANGED):
@@ -306,6 +304,15 @@ class KetasimModel(mesa.Model):
             self._post_journal()  # whoever reads the model next sees every payment
 
     def _advance_unobserved(self, until: float) -> None:
+        """Mesa's event loop with less per event.
+
+        Two costs of Mesa's loop are skipped: the observable's setter of ``time``, a Python call
+        per event, is replaced by writing the value it would store; and a patient event that has
+        run is kept for its patient's next booking instead of being garbage
+        (``Patient._schedule``), which saves building an object for most of a run's events. An
+        event that has run is in no list and held by nobody (each handler first forgets the
+        event that called it).
+        """
         pop = self._event_list.pop_event
         spent = self._spent_events
         while True:
