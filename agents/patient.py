@@ -545,10 +545,7 @@ class Patient(mesa.Agent):
         now = self.model.time
         params = self.params
         rng = self.model.streams["adherence"]
-        oop = self.model.dose_oop(self)
-        # Assumption: each dose's out-of-pocket cost adds to the dropout chance in proportion
-        # to what the patient can bear (one oop-scale of spending ~ 5 percentage points).
-        cost_drop = min(0.05 * oop / self._oop_scale(), 0.5)
+        cost_drop, esk, rel = self._dose_terms()
         if rng.random() < params.p_dropout_per_dose + cost_drop:
             self._end_drug_course(
                 DropReason.COST
@@ -556,8 +553,6 @@ class Patient(mesa.Agent):
                 else DropReason.DISENGAGEMENT
             )
             return
-        esk = self._uses_esketamine(self.prescriber.business_model)
-        rel = self.model.scenario.clinical.rel_esketamine_relief if esk else 1.0
         self.model.population.clinical.dose_row(now, self.idx, rel)
         self.model.bill_dose(self, now, esk)
         self.model.record_dose(self, now)
@@ -573,6 +568,25 @@ class Patient(mesa.Agent):
             self._book_dose(now + interval)
             return
         self._finish_induction_or_maintenance(now)
+
+    def _dose_terms(self) -> tuple[float, bool, float]:
+        """A dose's added dropout chance from its cost, whether it is esketamine, its relief.
+
+        They depend only on the route, the payer, cash, the clinic's business model and the
+        drug's price, so each combination is worked out once and kept by the model.
+        """
+        model = self.model
+        bm = self.prescriber.business_model
+        key = (self.route, self.payer, self.can_pay_cash, bm, model.pharma.price_per_session)
+        terms = model.dose_terms.get(key)
+        if terms is None:
+            # Assumption: each dose's out-of-pocket cost adds to the dropout chance in
+            # proportion to what the patient can bear (one oop-scale of spending ~ 5 points).
+            cost_drop = min(0.05 * model.dose_oop(self) / self._oop_scale(), 0.5)
+            esk = self._uses_esketamine(bm)
+            rel = model.scenario.clinical.rel_esketamine_relief if esk else 1.0
+            terms = model.dose_terms[key] = (cost_drop, esk, rel)
+        return terms
 
     def _finish_induction_or_maintenance(self, now: float) -> None:
         params = self.params

@@ -99,6 +99,10 @@ class KetasimModel(mesa.Model):
         self._plan_of: dict[tuple, int] = {}
         self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
         self._plan_table: tuple[np.ndarray, ...] | None = None
+        self._dose_payments: dict[tuple, tuple] = {}  # see bill_dose
+        # A dose's dropout cost, esketamine or not and relief, by (route, payer, cash,
+        # clinic model, drug price): worked out by Patient._dose_terms, kept here for everyone.
+        self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []
@@ -472,13 +476,18 @@ class KetasimModel(mesa.Model):
         plan); the claims are written and the money moved by ``_post_journal``, before
         anything reads them (model/postings.py).
         """
+        plan = self._plan_for(code, payee_kind, usd, payer)
+        self._note(t, patient.idx, plan, self._slot_of[payee])
+        self._track_billing(patient, code, payee_kind, payee, self._plans[plan][0][0][1])
+
+    def _plan_for(self, code: Code, payee_kind: PartyKind, usd: float, payer: Payer | None) -> int:
+        """The number of the plan that pays ``usd`` for ``code`` (made the first time)."""
         key = (payer, code, usd, payee_kind)
         plan = self._plan_of.get(key)
         if plan is None:
             claims = self._claims_of_payment(code, usd, payer)
             plan = self._add_plan(key, claims, payee_kind, code, 0.0)
-        self._note(t, patient.idx, plan, self._slot_of[payee])
-        self._track_billing(patient, code, payee_kind, payee, self._plans[plan][0][0][1])
+        return plan
 
     def _credit(self, patient: Patient, t: float, payee_kind: PartyKind, payee, usd: float) -> None:
         """Credit ``usd`` to ``payee`` without a claim (a programme paying its own therapist)."""
@@ -727,60 +736,36 @@ class KetasimModel(mesa.Model):
                 raise ValueError(f"no dose cost for route {patient.route!r}")
 
     def bill_dose(self, patient: Patient, t: float, esketamine: bool) -> None:
-        """Bill one dose under the patient's route and the scenario's payment rules."""
+        """Bill one dose under the patient's route and the scenario's payment rules.
+
+        A dose's own payments (the fee, and for esketamine the drug) depend only on the route,
+        the payer, whether it is esketamine and the drug's price, so they are planned once for
+        each such combination (``_dose_payments``); the bundle (at a course's first dose) and
+        the monthly coordination fee depend on the patient's course.
+        """
         clinic = patient.prescriber
         payer = patient.payer
         policy = self.scenario.policy
-        cash = self.scenario.prescribers.usd_cash_iv_price
-        if patient.route is Route.INFUSION_CASH:
-            if payer is not None and policy.covers_iv_ketamine:
-                self._pay(
-                    patient,
-                    t,
-                    Code.IV_KETAMINE_INFUSION,
-                    PartyKind.PRESCRIBER,
-                    clinic,
-                    payer.allowed(Code.IV_KETAMINE_INFUSION),
-                    payer,
-                )
-            else:
-                self._pay(
-                    patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None
-                )
-        elif esketamine:
+        key = (patient.route, payer, esketamine, self.pharma.price_per_session)
+        payments = self._dose_payments.get(key)
+        if payments is None:
+            payments = self._dose_payments[key] = self._plan_dose(patient.route, payer, esketamine)
+        i = patient.idx
+        for plan, code, payee_kind, silo in payments:
+            payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
+            self._note(t, i, plan, self._slot_of[payee])
+            self._track_billing(patient, code, payee_kind, payee, silo)
+        bundled = patient.route is Route.INTEGRATED and payer is not None and policy.bundled_payment
+        if bundled and not esketamine and not patient.bundle_paid:
+            patient.bundle_paid = True
             self._pay(
                 patient,
                 t,
-                Code.ESKETAMINE_SESSION_G2083,
+                Code.BUNDLED_EPISODE,
                 PartyKind.PRESCRIBER,
                 clinic,
-                payer.allowed(Code.ESKETAMINE_SESSION_G2083),
+                payer.allowed(Code.BUNDLED_EPISODE),
                 payer,
-            )
-            self._pay(
-                patient,
-                t,
-                Code.ESKETAMINE_DRUG,
-                PartyKind.PHARMA,
-                self.pharma,
-                payer.allowed(Code.ESKETAMINE_DRUG),
-                payer,
-            )
-        elif patient.route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
-            if not patient.bundle_paid:
-                patient.bundle_paid = True
-                self._pay(
-                    patient,
-                    t,
-                    Code.BUNDLED_EPISODE,
-                    PartyKind.PRESCRIBER,
-                    clinic,
-                    payer.allowed(Code.BUNDLED_EPISODE),
-                    payer,
-                )
-        else:
-            self._pay(
-                patient, t, Code.IV_KETAMINE_INFUSION, PartyKind.PRESCRIBER, clinic, cash, None
             )
         if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
             month = int(t // DAYS_PER_MONTH)
@@ -797,6 +782,47 @@ class KetasimModel(mesa.Model):
                     payer.allowed(Code.CARE_COORDINATION),
                     payer,
                 )
+
+    def _plan_dose(self, route: Route, payer: Payer | None, esketamine: bool) -> tuple:
+        """A dose's own payments: ``(plan, code, payee kind, budget)`` each, in billing order.
+
+        Infusion clinics bill the infusion (to a payer that covers IV ketamine, else cash);
+        esketamine is the REMS session fee to the clinic and the drug to pharma; inside a
+        bundle a dose bills nothing itself; otherwise the infusion is paid cash.
+        """
+        policy = self.scenario.policy
+        cash = self.scenario.prescribers.usd_cash_iv_price
+        iv = Code.IV_KETAMINE_INFUSION
+        clinic = PartyKind.PRESCRIBER
+        if route is Route.INFUSION_CASH:
+            if payer is not None and policy.covers_iv_ketamine:
+                fees = [(iv, clinic, payer.allowed(iv), payer)]
+            else:
+                fees = [(iv, clinic, cash, None)]
+        elif esketamine:
+            fees = [
+                (
+                    Code.ESKETAMINE_SESSION_G2083,
+                    clinic,
+                    payer.allowed(Code.ESKETAMINE_SESSION_G2083),
+                    payer,
+                ),
+                (
+                    Code.ESKETAMINE_DRUG,
+                    PartyKind.PHARMA,
+                    payer.allowed(Code.ESKETAMINE_DRUG),
+                    payer,
+                ),
+            ]
+        elif route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
+            fees = []  # the bundle, paid at the course's first dose (bill_dose)
+        else:
+            fees = [(iv, clinic, cash, None)]
+        payments = []
+        for code, payee_kind, usd, fee_payer in fees:
+            plan = self._plan_for(code, payee_kind, usd, fee_payer)
+            payments.append((plan, code, payee_kind, self._plans[plan][0][0][1]))
+        return tuple(payments)
 
     def bill_session(self, patient: Patient, t: float) -> bool:
         """Bill one therapy session; False when nobody will pay for it."""

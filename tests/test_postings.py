@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from model import postings
@@ -265,3 +267,33 @@ def test_the_compiled_care_count_equals_counting_each_dose_and_session(preset, m
     assert int(pop.n_doses.sum()) == int(model.tally.doses_by_day.sum())
     assert int(pop.n_sessions.sum()) == model.tally.n_sessions
     check_all(model, finished=True)
+
+
+class _Forgetful(dict):
+    """A memo that never remembers: every look-up works the answer out afresh."""
+
+    def get(self, key, default=None):
+        return default
+
+
+@pytest.mark.parametrize("preset", ["baseline", "mid_run_expiry", "bundled_payment", "carve_in"])
+def test_a_doses_remembered_terms_and_payments_change_nothing(preset):
+    """The memos of a dose's terms and payments are keyed on everything they depend on."""
+    from scenarios.api import build
+    from scenarios.loader import scenario_from_dict
+
+    if preset == "mid_run_expiry":  # the drug's price falls on day 200
+        preset = scenario_from_dict({"policy": {"patent_expiry_day": 200.0}})
+    remembered = build(preset, n_patients=1500, days=500, seed=6)
+    fresh = build(preset, n_patients=1500, days=500, seed=6)
+    fresh.dose_terms = _Forgetful()
+    fresh._dose_payments = _Forgetful()
+    for model in (remembered, fresh):
+        model.run()
+    summaries = [json.dumps(m.summary_extended(), sort_keys=True) for m in (remembered, fresh)]
+    assert summaries[0] == summaries[1]
+    pd.testing.assert_frame_equal(fresh.daily_frame(), remembered.daily_frame())
+    pd.testing.assert_frame_equal(fresh.claims_frame(), remembered.claims_frame())
+    assert len(remembered.dose_terms) > 1 and len(remembered._dose_payments) > 1
+    if not isinstance(preset, str):
+        assert len({key[-1] for key in remembered.dose_terms}) == 2  # before and after
