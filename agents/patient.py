@@ -34,6 +34,9 @@ Count = Annotated[int, Field(ge=0, le=1000)]
 _DEFAULT_PRIORITY = Priority.DEFAULT.value
 
 
+_UNPRICED = object()  # not yet in KetasimModel.course_values (None there: cannot have it)
+
+
 class PatientEvent(Event):
     """A Mesa ``Event`` (default priority) that holds its callback directly.
 
@@ -384,8 +387,7 @@ class Patient(mesa.Agent):
             if u > best_u:
                 best_u, best = u, (clinic, start)
         if self.model.scenario.policy.therapy_available:
-            oop = self._therapy_oop_per_session() * params.n_therapy_course
-            u = params.u_therapy_only - oop / self._oop_scale() + noise[-1]
+            u = self._value_therapy_only() + noise[-1]
             if u > best_u:
                 best_u, best = u, (None, now)
         if best is None:
@@ -437,8 +439,29 @@ class Patient(mesa.Agent):
         """Utility (before the wait and noise) of a course at a clinic of model ``bm``.
 
         None when this patient cannot have it (no coverage and no cash, or a denied prior
-        authorisation for esketamine).
+        authorisation for esketamine). It depends only on the model, the payer, cash, a past
+        denial and the drug's price, so each combination is worked out once and kept by the
+        model (``KetasimModel.course_values``).
         """
+        model = self.model
+        key = (bm, self.payer, self.can_pay_cash, self.pa_denied, model.pharma.price_per_session)
+        value = model.course_values.get(key, _UNPRICED)
+        if value is _UNPRICED:
+            value = model.course_values[key] = self._work_out_value(bm)
+        return value
+
+    def _value_therapy_only(self) -> float:
+        """Utility (before the noise) of therapy alone, by payer and cash (kept by the model)."""
+        key = ("therapy only", self.payer, self.can_pay_cash)
+        value = self.model.course_values.get(key)
+        if value is None:
+            params = self.params
+            oop = self._therapy_oop_per_session() * params.n_therapy_course
+            value = self.model.course_values[key] = params.u_therapy_only - oop / self._oop_scale()
+        return value
+
+    def _work_out_value(self, bm: BusinessModel) -> float | None:
+        """``_value_model`` worked out."""
         params = self.params
         policy = self.model.scenario.policy
         payer = self.payer

@@ -103,6 +103,10 @@ class KetasimModel(mesa.Model):
         # A dose's dropout cost, esketamine or not and relief, by (route, payer, cash,
         # clinic model, drug price): worked out by Patient._dose_terms, kept here for everyone.
         self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
+        # What a course is worth to a patient before the wait and the taste shock, by (business
+        # model, payer, cash, past denial, drug price), and therapy alone by (payer, cash):
+        # worked out by Patient._value_model and _value_therapy_only, kept here for everyone.
+        self.course_values: dict[tuple, float | None] = {}
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []

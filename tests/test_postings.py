@@ -277,8 +277,8 @@ class _Forgetful(dict):
 
 
 @pytest.mark.parametrize("preset", ["baseline", "mid_run_expiry", "bundled_payment", "carve_in"])
-def test_a_doses_remembered_terms_and_payments_change_nothing(preset):
-    """The memos of a dose's terms and payments are keyed on everything they depend on."""
+def test_remembered_prices_change_nothing(preset):
+    """The memos of a dose's terms and payments and of a course's value are keyed right."""
     from scenarios.api import build
     from scenarios.loader import scenario_from_dict
 
@@ -288,6 +288,7 @@ def test_a_doses_remembered_terms_and_payments_change_nothing(preset):
     fresh = build(preset, n_patients=1500, days=500, seed=6)
     fresh.dose_terms = _Forgetful()
     fresh._dose_payments = _Forgetful()
+    fresh.course_values = _Forgetful()
     for model in (remembered, fresh):
         model.run()
     summaries = [json.dumps(m.summary_extended(), sort_keys=True) for m in (remembered, fresh)]
@@ -295,5 +296,6 @@ def test_a_doses_remembered_terms_and_payments_change_nothing(preset):
     pd.testing.assert_frame_equal(fresh.daily_frame(), remembered.daily_frame())
     pd.testing.assert_frame_equal(fresh.claims_frame(), remembered.claims_frame())
     assert len(remembered.dose_terms) > 1 and len(remembered._dose_payments) > 1
+    assert len(remembered.course_values) > 3
     if not isinstance(preset, str):
         assert len({key[-1] for key in remembered.dose_terms}) == 2  # before and after
