@@ -656,7 +656,7 @@ class Patient(mesa.Agent):
             ready += tp.dur_carve_out_referral_extra_days
         best_t, best = math.inf, None
         for therapist in self.model.candidate_therapists(rng, tp.n_calls):
-            if not (therapist.accepts(self.payer_kind) or self.can_pay_cash):
+            if not (self.can_pay_cash or therapist.accepts(self.payer_kind)):
                 continue
             slot = therapist.next_free_slot(ready)
             if slot < best_t:
