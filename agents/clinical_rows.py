@@ -138,6 +138,7 @@ for _pure in (
     cm.drift_remaining,
     cm.drift_exponent,
     cm.drift_by,
+    cm.stress_setback,
 ):
     register_jitable(_pure)
 
@@ -290,6 +291,38 @@ def severity_many(f, n_course, params, p: ClinicalParams, t: float, rows: np.nda
     return sev, b_eff, r, n
 
 
+# -- a day's stress events, around NumPy's draws and exp ----------------------------------------
+
+
+@njit(cache=_CACHE)
+def stabilisations(f, params, rows, out):
+    """``stabilisation`` of each of ``rows`` (into ``out``)."""
+    p = params[0]
+    for j in range(rows.size):
+        i = rows[j]
+        out[j] = cm.stabilisation(f[N, i], f[N0, i], p)
+
+
+@njit(cache=_CACHE)
+def stress_rows(f, params, rows, when, remaining):
+    """Stress events on ``rows`` at times ``when``: drift to then, then the setback.
+
+    ``remaining`` is each row's drift factor to its event (``drift_remaining``, from NumPy): as
+    ``ClinicalState.apply_stress``, which advances the rows and then sets each layer back.
+    """
+    p = params[0]
+    for j in range(rows.size):
+        i = rows[j]
+        left = remaining[j]
+        b = cm.drift_by(f[B, i], f[B0, i], left)
+        r = cm.drift_by(f[R, i], f[R0, i], left)
+        n = cm.drift_by(f[N, i], f[N0, i], left)
+        f[T_UPDATE, i] = when[j]
+        f[B, i] = cm.stress_setback(b, f[B0, i], p)
+        f[R, i] = cm.stress_setback(r, f[R0, i], p)
+        f[N, i] = cm.stress_setback(n, f[N0, i], p)
+
+
 @functools.cache
 def warm_up() -> None:
     """Compile the kernels now, once per process, rather than inside a run's first dose."""
@@ -303,3 +336,7 @@ def warm_up() -> None:
     relief_row(f, n_course, params, 3.0, 0)
     severity_row(f, n_course, params, 4.0, 0)
     severity_many(f, n_course, params, ClinicalParams(), 5.0, np.zeros(1, dtype=np.int64))
+    one = np.zeros(1, dtype=np.int64)
+    stab = np.empty(1)
+    stabilisations(f, params, one, stab)
+    stress_rows(f, params, one, np.full(1, 6.0), stab)

@@ -186,11 +186,16 @@ class ClinicalState:
         if rows.size == 0:
             return rows
         when = self.next_stress[rows]
-        stab = cm.stabilisation(self.n[rows], self.n0[rows], self.p)
+        stab = np.empty(rows.size)
+        kernels.stabilisations(self.floats, self._params, rows, stab)
         accept = rng.random(rows.size) < stab
         hit = rows[accept]
-        # Each row at its own event time; a row appears once per pass.
-        self.apply_stress(when[accept], hit)
+        # Each row at its own event time; a row appears once per pass. ``apply_stress``, with
+        # the drift and setback compiled around NumPy's exp (its values, to the bit).
+        hit_when = when[accept]
+        dt = np.maximum(hit_when - self.t_update[hit], 0.0)
+        remaining = cm.drift_remaining(dt, stab[accept], self.p)
+        kernels.stress_rows(self.floats, self._params, hit, hit_when, remaining)
         gaps = rng.exponential(1.0 / self.p.rate_stress_per_day, rows.size)
         self.next_stress[rows] = when + gaps
         if np.any(self.next_stress[rows] <= t):

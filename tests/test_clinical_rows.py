@@ -231,3 +231,51 @@ def test_bad_rows_are_refused_before_compiled_code_runs():
     for name, values in _fields(state).items():
         np.testing.assert_array_equal(values, before[name], err_msg=name)
     assert state.severity_at(1.0, np.array([], dtype=int))[0].shape == (0,)
+
+
+def _stress_due_in_numpy(state, t, rng, active=None):
+    """The NumPy stress pass that ``ClinicalState.stress_due`` compiled (the reference)."""
+    due = state.next_stress <= t
+    if active is not None:
+        due &= active
+    rows = np.flatnonzero(due)
+    if rows.size == 0:
+        return rows
+    when = state.next_stress[rows]
+    stab = cm.stabilisation(state.n[rows], state.n0[rows], state.p)
+    accept = rng.random(rows.size) < stab
+    hit = rows[accept]
+    state.apply_stress(when[accept], hit)
+    gaps = rng.exponential(1.0 / state.p.rate_stress_per_day, rows.size)
+    state.next_stress[rows] = when + gaps
+    if np.any(state.next_stress[rows] <= t):
+        later = np.zeros(len(state), dtype=bool)
+        later[rows] = True
+        hit = np.concatenate([hit, _stress_due_in_numpy(state, t, rng, later)])
+    return hit
+
+
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_compiled_stress_matches_the_numpy_pass_to_the_bit(name):
+    """``stress_due`` (compiled drift and setback around NumPy) is the NumPy pass, to the bit."""
+    p = PARAMS[name].model_copy(update={"rate_stress_per_day": 0.05})
+    rng = np.random.default_rng(4)
+    ours = ClinicalState(*cm.draw_baselines(rng, 200, p), p)
+    ours.schedule_stress(0.0, np.arange(200), rng)
+    theirs = copy.deepcopy(ours)
+    draws_ours, draws_theirs = np.random.default_rng(9), np.random.default_rng(9)
+    t, hits = 0.0, 0
+    for step in range(600):
+        t += rng.exponential(0.5)
+        i = int(rng.integers(200))
+        for state in (ours, theirs):
+            state.dose_row(t, i, 1.0)
+            state.session_row(t + 0.7, i)
+        active = rng.random(200) < 0.8 if step % 3 else None
+        got = ours.stress_due(t + 1.0, draws_ours, active)
+        expected = _stress_due_in_numpy(theirs, t + 1.0, draws_theirs, active)
+        np.testing.assert_array_equal(got, expected, strict=True)
+        np.testing.assert_array_equal(ours.floats, theirs.floats, strict=True)
+        np.testing.assert_array_equal(ours.next_stress, theirs.next_stress, strict=True)
+        hits += got.size
+    assert hits > 100
