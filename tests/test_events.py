@@ -196,3 +196,29 @@ def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         model.run_until(20.0)
     assert gc.isenabled()
+
+    # An error inside an event, after the session's payment was noted: the payments and care
+    # made before it are posted, not lost.
+    clinical = model.population.clinical
+    sessions = {"n": 0}
+    session_row = clinical.session_row
+
+    def fail_later(*args):
+        sessions["n"] += 1
+        if sessions["n"] > 3:
+            raise RuntimeError("boom")
+        return session_row(*args)
+
+    monkeypatch.setattr(model.daily, "sample", lambda *args: None)
+    monkeypatch.setattr(clinical, "session_row", fail_later)
+    claims = model.ledger.n_claims
+    with pytest.raises(RuntimeError, match="boom"):
+        model.run_until(30.0)
+    assert model.ledger.n_claims > claims
+    assert not model._journal[2] and not model._care[1]
+    from model.invariants import check_money_conserved
+
+    check_money_conserved(model)
+    from model.invariants import check_money_conserved
+
+    check_money_conserved(model)
