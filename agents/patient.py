@@ -439,9 +439,9 @@ class Patient(mesa.Agent):
         """Utility (before the wait and noise) of a course at a clinic of model ``bm``.
 
         None when this patient cannot have it (no coverage and no cash, or a denied prior
-        authorisation for esketamine). It depends only on the model, the payer, cash, a past
-        denial and the drug's price, so each combination is worked out once and kept by the
-        model (``KetasimModel.course_values``).
+        authorisation for esketamine). It depends only on the business model, the payer, cash,
+        a past denial and the drug's price, so each combination is worked out once and kept by
+        the model (``KetasimModel.course_values``).
         """
         model = self.model
         key = (bm, self.payer, self.can_pay_cash, self.pa_denied, model.pharma.price_per_session)
