@@ -307,8 +307,9 @@ def stabilisations(f, params, rows, out):
 def stress_rows(f, params, rows, when, remaining):
     """Stress events on ``rows`` at times ``when``: drift to then, then the setback.
 
-    ``remaining`` is each row's drift factor to its event (``drift_remaining``, from NumPy): as
-    ``ClinicalState.apply_stress``, which advances the rows and then sets each layer back.
+    ``remaining`` is each row's drift factor to its event (``drift_remaining``, from NumPy): the
+    rows are advanced to their events (``ClinicalState.advance``) and each layer is then set
+    back (``stress_setback``).
     """
     p = params[0]
     for j in range(rows.size):

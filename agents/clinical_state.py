@@ -157,13 +157,6 @@ class ClinicalState:
         self.b[idx], self.r[idx], self.n[idx] = b, r, n
         self.t_update[idx] = t
 
-    def apply_stress(self, t, idx) -> None:
-        """Apply a life stress event at time(s) ``t`` to rows ``idx``."""
-        self.advance(t, idx)
-        self.b[idx] = cm.stress_setback(self.b[idx], self.b0[idx], self.p)
-        self.r[idx] = cm.stress_setback(self.r[idx], self.r0[idx], self.p)
-        self.n[idx] = cm.stress_setback(self.n[idx], self.n0[idx], self.p)
-
     def schedule_stress(self, t, idx, rng: np.random.Generator) -> None:
         """Draw the next candidate stress time for rows ``idx`` at the maximal hazard."""
         count = np.size(self.b0[idx])
@@ -190,8 +183,8 @@ class ClinicalState:
         kernels.stabilisations(self.floats, self._params, rows, stab)
         accept = rng.random(rows.size) < stab
         hit = rows[accept]
-        # Each row at its own event time; a row appears once per pass. ``apply_stress``, with
-        # the drift and setback compiled around NumPy's exp (its values, to the bit).
+        # Each row at its own event time; a row appears once per pass: drift to it (NumPy's
+        # exp), then the setback (``stress_setback``), compiled around the exp.
         hit_when = when[accept]
         dt = np.maximum(hit_when - self.t_update[hit], 0.0)
         remaining = cm.drift_remaining(dt, stab[accept], self.p)

@@ -245,7 +245,11 @@ def _stress_due_in_numpy(state, t, rng, active=None):
     stab = cm.stabilisation(state.n[rows], state.n0[rows], state.p)
     accept = rng.random(rows.size) < stab
     hit = rows[accept]
-    state.apply_stress(when[accept], hit)
+    # Stress events at each row's own time: drift to it, then each layer set back.
+    state.advance(when[accept], hit)
+    state.b[hit] = cm.stress_setback(state.b[hit], state.b0[hit], state.p)
+    state.r[hit] = cm.stress_setback(state.r[hit], state.r0[hit], state.p)
+    state.n[hit] = cm.stress_setback(state.n[hit], state.n0[hit], state.p)
     gaps = rng.exponential(1.0 / state.p.rate_stress_per_day, rows.size)
     state.next_stress[rows] = when + gaps
     if np.any(state.next_stress[rows] <= t):
