@@ -99,7 +99,7 @@ class KetasimModel(mesa.Model):
         self._plan_of: dict[tuple, int] = {}
         self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
         self._plan_table: tuple[np.ndarray, ...] | None = None
-        self._dose_payments: dict[tuple, tuple] = {}  # see bill_dose
+        self._dose_payments: dict[tuple, tuple[tuple, bool]] = {}  # see bill_dose
         # A dose's dropout cost, esketamine or not and relief, by (route, payer, cash,
         # clinic model, drug price): worked out by Patient._dose_terms, kept here for everyone.
         self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
@@ -751,16 +751,16 @@ class KetasimModel(mesa.Model):
         payer = patient.payer
         policy = self.scenario.policy
         key = (patient.route, payer, esketamine, self.pharma.price_per_session)
-        payments = self._dose_payments.get(key)
-        if payments is None:
-            payments = self._dose_payments[key] = self._plan_dose(patient.route, payer, esketamine)
+        planned = self._dose_payments.get(key)
+        if planned is None:
+            planned = self._dose_payments[key] = self._plan_dose(patient.route, payer, esketamine)
+        payments, in_bundle = planned
         i = patient.idx
         for plan, code, payee_kind, silo in payments:
             payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
             self._note(t, i, plan, self._slot_of[payee])
             self._track_billing(patient, code, payee_kind, payee, silo)
-        bundled = patient.route is Route.INTEGRATED and payer is not None and policy.bundled_payment
-        if bundled and not esketamine and not patient.bundle_paid:
+        if in_bundle and not patient.bundle_paid:
             patient.bundle_paid = True
             self._pay(
                 patient,
@@ -787,12 +787,14 @@ class KetasimModel(mesa.Model):
                     payer,
                 )
 
-    def _plan_dose(self, route: Route, payer: Payer | None, esketamine: bool) -> tuple:
-        """A dose's own payments: ``(plan, code, payee kind, budget)`` each, in billing order.
+    def _plan_dose(self, route: Route, payer: Payer | None, esketamine: bool) -> tuple[tuple, bool]:
+        """A dose's own payments, and whether the dose is inside a bundle.
 
-        Infusion clinics bill the infusion (to a payer that covers IV ketamine, else cash);
-        esketamine is the REMS session fee to the clinic and the drug to pharma; inside a
-        bundle a dose bills nothing itself; otherwise the infusion is paid cash.
+        The payments are ``(plan, code, payee kind, budget)`` each, in billing order; a bundle's
+        fee is paid once a course, by ``bill_dose``. Infusion clinics bill the infusion (to a
+        payer that covers IV ketamine, else cash); esketamine is the REMS session fee to the
+        clinic and the drug to pharma; inside a bundle a dose bills nothing itself; otherwise
+        the infusion is paid cash.
         """
         policy = self.scenario.policy
         cash = self.scenario.prescribers.usd_cash_iv_price
@@ -819,14 +821,14 @@ class KetasimModel(mesa.Model):
                 ),
             ]
         elif route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
-            fees = []  # the bundle, paid at the course's first dose (bill_dose)
+            return (), True  # the bundle, paid at the course's first dose (bill_dose)
         else:
             fees = [(iv, clinic, cash, None)]
         payments = []
         for code, payee_kind, usd, fee_payer in fees:
             plan = self._plan_for(code, payee_kind, usd, fee_payer)
             payments.append((plan, code, payee_kind, self._plans[plan][0][0][1]))
-        return tuple(payments)
+        return tuple(payments), False
 
     def bill_session(self, patient: Patient, t: float) -> bool:
         """Bill one therapy session; False when nobody will pay for it."""
