@@ -356,6 +356,10 @@ class Patient(mesa.Agent):
         return event
 
     # ------------------------------------------------------------------ seeking care
+    def arrive(self, at: float) -> None:
+        """Start seeking care at time ``at`` (the model admits a day's arrivals ahead)."""
+        self._other_event = self._schedule(self.seek_care, at)
+
     def seek_care(self) -> None:
         """Choose among candidate clinics, therapy alone, or deferring care."""
         self._other_event = None

@@ -234,7 +234,7 @@ class KetasimModel(mesa.Model):
             idx = int(self._arrival_order[k])
             patient = Patient(self, idx)
             self._patients[idx] = patient
-            patient._other_event = patient._schedule(patient.seek_care, float(times[k]))
+            patient.arrive(float(times[k]))
             k += 1
         self._arrival_log.append(k - self._next_arrival)
         self._next_arrival = k
