@@ -843,20 +843,7 @@ class KetasimModel(mesa.Model):
             clinic = patient.prescriber
             if clinic is None:
                 return False
-            if payer is not None and policy.bundled_payment:
-                # Inside the bundle: the programme pays its therapist; no claim to a payer.
-                if therapist is not None:
-                    self._credit(
-                        patient,
-                        t,
-                        PartyKind.THERAPIST,
-                        therapist,
-                        self.scenario.prescribers.usd_integration_session_cost,
-                    )
-                self._track_billing(
-                    patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
-                )
-                return True
+            # The programme pays its own therapist first, in every case below.
             if therapist is not None:
                 self._credit(
                     patient,
@@ -865,6 +852,12 @@ class KetasimModel(mesa.Model):
                     therapist,
                     self.scenario.prescribers.usd_integration_session_cost,
                 )
+            if payer is not None and policy.bundled_payment:
+                # Inside the bundle: no claim to a payer.
+                self._track_billing(
+                    patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
+                )
+                return True
             if payer is not None and within_cap and clinic.bills_therapy(payer):
                 patient.sessions_this_year[year] = patient.sessions_used(year) + 1
                 self._pay(
