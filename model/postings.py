@@ -260,12 +260,12 @@ def count_care(
     for j in range(t.size):
         i = rows[j]
         when = t[j]
-        if not treated[i]:  # Population.start_treatment
+        if not treated[i]:  # its first dose or session starts its treatment
             treated[i] = True
             start_day[i] = when
             started[n_started] = j
             n_started += 1
-        if covered[j] < 0:  # a dose: Tally.dose
+        if covered[j] < 0:  # a dose, counted by day and by coverage
             n_doses[i] += 1
             got_dose[i] = True
             day = int(when)

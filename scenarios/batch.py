@@ -466,7 +466,7 @@ def check_settings(
 
 
 def _warm_up() -> bool:
-    """Import the model and compile its clinical updates in a worker or run-timeout process.
+    """Import the model and compile its kernels in a worker or run-timeout process.
 
     Run on every worker when a cluster is opened, and by a run-timeout child before it says it
     is ready, so that neither cost falls inside a run.
