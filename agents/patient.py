@@ -368,12 +368,13 @@ class Patient(mesa.Agent):
         self._set_state(PathwayState.SEEKING)
         self.seek_attempts += 1
         now = self.model.time
-        rng = self.model.streams["choice"]
         params = self.params
         best_u, best = params.u_outside_option, None
-        clinics = self.model.candidate_clinics(rng, params.n_candidate_clinics)
-        # One taste shock per option (clinics, then therapy alone), drawn at once.
-        noise = rng.gumbel(size=len(clinics) + 1).tolist()
+        clinics = self.model.candidate_clinics()
+        # A taste shock per option: the first ones for the clinics, the last for therapy alone
+        # (a row of n_candidate_clinics + 1; fewer clinics, when some were heard of twice or
+        # the catchment has fewer, leave some unused).
+        noise = self.model.taste_shocks.next()
         # What a course costs and how much it is liked depend on the clinic's model only, so
         # each model is priced once per search; clinics differ by their first free chair.
         priced: dict[BusinessModel, float | None] = {}
@@ -554,7 +555,7 @@ class Patient(mesa.Agent):
         p_refer = self.model.scenario.prescribers.p_refer_therapy
         if policy.carve_out:
             p_refer *= 1.0 - self.model.scenario.therapists.p_carve_out_referral_loss
-        if policy.therapy_available and self.model.streams["referral"].random() < p_refer:
+        if policy.therapy_available and self.model.referral_draws.next() < p_refer:
             self._refer_to_therapy(now)
 
     # ------------------------------------------------------------------ doses
@@ -571,9 +572,8 @@ class Patient(mesa.Agent):
             return
         now = self.model.time
         params = self.params
-        rng = self.model.streams["adherence"]
         cost_drop, esk, rel = self._dose_terms()
-        if rng.random() < params.p_dropout_per_dose + cost_drop:
+        if self.model.adherence_draws.next() < params.p_dropout_per_dose + cost_drop:
             self._end_drug_course(
                 DropReason.COST
                 if cost_drop > params.p_dropout_per_dose
@@ -619,7 +619,7 @@ class Patient(mesa.Agent):
         params = self.params
         if not self.in_maintenance and params.n_maintenance_doses > 0:
             in_response = self.model.population.in_response(self.idx, now)
-            if in_response and self.model.streams["adherence"].random() < params.p_maintenance:
+            if in_response and self.model.adherence_draws.next() < params.p_maintenance:
                 self.in_maintenance = True
                 self.doses_given = 0
                 self.doses_planned = params.n_maintenance_doses
@@ -654,12 +654,11 @@ class Patient(mesa.Agent):
         if self.therapy_ongoing:
             return
         tp = self.model.scenario.therapists
-        rng = self.model.streams["referral"]
-        ready = now + rng.exponential(tp.dur_referral_delay_days)
+        ready = now + tp.dur_referral_delay_days * self.model.referral_delays.next()
         if self.model.scenario.policy.carve_out and self.route is not Route.THERAPY_ONLY:
             ready += tp.dur_carve_out_referral_extra_days
         best_t, best = math.inf, None
-        for therapist in self.model.candidate_therapists(rng, tp.n_calls):
+        for therapist in self.model.candidate_therapists():
             if not (self.can_pay_cash or therapist.accepts(self.payer_kind)):
                 continue
             slot = therapist.next_free_slot(ready)
@@ -687,9 +686,8 @@ class Patient(mesa.Agent):
         if policy.integration_timing is IntegrationTiming.ACUTE:
             at = dose_time + params.dur_acute_session_delay_days
         else:
-            at = dose_time + self.model.streams["scheduling"].uniform(
-                params.dur_integration_delay_min_days, params.dur_integration_delay_max_days
-            )
+            low, high = params.dur_integration_delay_min_days, params.dur_integration_delay_max_days
+            at = dose_time + low + (high - low) * self.model.integration_delays.next()
         therapist = self.model.integration_therapist(at)
         if therapist is None:
             return
@@ -722,7 +720,7 @@ class Patient(mesa.Agent):
         p = cm.p_attend(
             self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical
         )
-        if self.model.streams["adherence"].random() >= p:
+        if self.model.adherence_draws.next() >= p:
             self.missed_sessions += 1
             self.model.record_missed_session(self)
             if self.missed_sessions >= self.params.n_missed_to_stop_therapy:

@@ -41,7 +41,7 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
-from model.streams import Streams
+from model.streams import DrawBlock, Streams
 
 DAYS_PER_QUARTER = 365.0 / 4.0
 DAYS_PER_YEAR = 365.0
@@ -132,6 +132,25 @@ class KetasimModel(mesa.Model):
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
+        # The draws patients take at their events, a block at a time (model/streams.py,
+        # DrawBlock): the clinics and therapists they hear of, their taste shocks, dropout and
+        # attendance, referral and its delay, an integration session's day and therapist.
+        # Each block draws from the stream its draws always came from.
+        choice, referral = self.streams["choice"], self.streams["referral"]
+        scheduling = self.streams["scheduling"]
+        k_clinics, k_calls = pp.n_candidate_clinics, scenario.therapists.n_calls
+        self.clinic_picks = DrawBlock(
+            choice, "integers", 0, len(self.prescribers), shape=(k_clinics,)
+        )
+        self.taste_shocks = DrawBlock(choice, "gumbel", shape=(k_clinics + 1,))
+        self.adherence_draws = DrawBlock(self.streams["adherence"], "random")
+        self.referral_draws = DrawBlock(referral, "random")
+        self.referral_delays = DrawBlock(referral, "standard_exponential")
+        self.therapist_picks = DrawBlock(
+            referral, "integers", 0, max(len(self.therapists), 1), shape=(k_calls,)
+        )
+        self.integration_delays = DrawBlock(scheduling, "random")
+        self.integration_starts = DrawBlock(scheduling, "integers", 0, max(len(self.therapists), 1))
         # Everyone who can be paid, by slot (the journal's payee column).
         self._payees: list = [*self.prescribers, *self.therapists, self.pharma]
         self._slot_of = {payee: k for k, payee in enumerate(self._payees)}
@@ -370,28 +389,25 @@ class KetasimModel(mesa.Model):
         """The payer agent of a coverage kind (None for the uninsured)."""
         return self._payer_by_kind.get(kind)
 
-    def candidate_clinics(self, rng: np.random.Generator, k: int) -> list[Prescriber]:
-        """Up to ``k`` distinct clinics a patient hears of (local referral networks)."""
-        n = len(self.prescribers)
-        if n <= k:
+    def candidate_clinics(self) -> list[Prescriber]:
+        """Up to ``n_candidate_clinics`` distinct clinics a patient hears of (referral networks)."""
+        if len(self.prescribers) <= self.scenario.patients.n_candidate_clinics:
             return self.prescribers
-        picks = dict.fromkeys(rng.integers(0, n, k).tolist())
+        picks = dict.fromkeys(self.clinic_picks.next())
         return [self.prescribers[i] for i in picks]
 
-    def candidate_therapists(self, rng: np.random.Generator, k: int) -> list[Therapist]:
-        """Up to ``k`` distinct therapists a referred patient calls."""
-        n = len(self.therapists)
-        if n <= k:
+    def candidate_therapists(self) -> list[Therapist]:
+        """Up to ``n_calls`` distinct therapists a referred patient calls."""
+        if len(self.therapists) <= self.scenario.therapists.n_calls:
             return self.therapists
-        picks = dict.fromkeys(rng.integers(0, n, k).tolist())
+        picks = dict.fromkeys(self.therapist_picks.next())
         return [self.therapists[i] for i in picks]
 
     def integration_therapist(self, at: float) -> Therapist | None:
         """A therapist with a free slot in the week of ``at``: trained ones first."""
         if not self.therapists:
             return None
-        start = int(self.streams["scheduling"].integers(0, len(self.therapists)))
-        return self.pool.first_free(at, start)
+        return self.pool.first_free(at, self.integration_starts.next())
 
     def arrivals_per_week(self) -> float:
         """People who started seeking care per week over the last quarter (at least one)."""

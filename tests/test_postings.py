@@ -130,7 +130,8 @@ def test_the_compiled_posting_equals_posting_each_payment_in_python(
     monkeypatch.setattr(postings, "post", checked)
     model = build(preset, n_patients=1200, days=200, seed=4, keep_claims=keep_claims)
     model.run()
-    assert calls["n"] >= 200 and calls["payments"] > 1000
+    # Nearly every one of the 200 days posts payments (a day can pass without any).
+    assert calls["n"] >= 190 and calls["payments"] > 1000
     if preset == "coordination_payment":
         assert calls["denied"] > 0  # prior-authorisation denials went through the journal
     if preset != "baseline":
