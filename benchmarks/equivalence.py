@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ FAMILY_ALPHA = 0.05
 
 # Runs inside a worktree, importing that worktree's code: each run's whole summary.
 CHILD = """
-import json, sys
+import json
 from scenarios.api import build
 out = {}
 for name in %r:
@@ -124,13 +123,11 @@ def welch(x: np.ndarray, y: np.ndarray, alphas: tuple[float, ...]) -> tuple[floa
 
     Constant samples give a zero half-width (a difference is then outside at any level).
     """
-    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se2 = vx + vy
     diff = float(y.mean() - x.mean())
-    if se2 == 0.0:
-        return diff, [0.0 for _ in alphas]
-    df = se2**2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
-    return diff, [float(stats.t.ppf(1 - a / 2, df) * math.sqrt(se2)) for a in alphas]
+    if x.var() == 0.0 and y.var() == 0.0:
+        return diff, [0.0 for _ in alphas]  # SciPy's interval is undefined (NaN) here
+    test = stats.ttest_ind(y, x, equal_var=False)
+    return diff, [float(test.confidence_interval(1 - a).high) - diff for a in alphas]
 
 
 def compare(a: dict, b: dict, presets: list[str]) -> int:
@@ -208,7 +205,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--presets", type=parse_presets, default="all", help="all, or a,b,...")
     parser.add_argument("--seeds", type=positive_int, default=10, help="runs per revision (10)")
     args = parser.parse_args(argv)
-    presets = args.presets if isinstance(args.presets, list) else parse_presets(args.presets)
+    presets = args.presets  # argparse passes the default "all" through parse_presets too
     for rev in (args.rev_a, args.rev_b):
         found = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
