@@ -139,18 +139,16 @@ class KetasimModel(mesa.Model):
         choice, referral = self.streams["choice"], self.streams["referral"]
         scheduling = self.streams["scheduling"]
         k_clinics, k_calls = pp.n_candidate_clinics, scenario.therapists.n_calls
-        self.clinic_picks = DrawBlock(
-            choice, "integers", 0, len(self.prescribers), shape=(k_clinics,)
-        )
+        # At least one of each to draw among: with none, no block is ever drawn from.
+        n_clinics, n_therapists = max(len(self.prescribers), 1), max(len(self.therapists), 1)
+        self.clinic_picks = DrawBlock(choice, "integers", 0, n_clinics, shape=(k_clinics,))
         self.taste_shocks = DrawBlock(choice, "gumbel", shape=(k_clinics + 1,))
         self.adherence_draws = DrawBlock(self.streams["adherence"], "random")
         self.referral_draws = DrawBlock(referral, "random")
         self.referral_delays = DrawBlock(referral, "standard_exponential")
-        self.therapist_picks = DrawBlock(
-            referral, "integers", 0, max(len(self.therapists), 1), shape=(k_calls,)
-        )
+        self.therapist_picks = DrawBlock(referral, "integers", 0, n_therapists, shape=(k_calls,))
         self.integration_delays = DrawBlock(scheduling, "random")
-        self.integration_starts = DrawBlock(scheduling, "integers", 0, max(len(self.therapists), 1))
+        self.integration_starts = DrawBlock(scheduling, "integers", 0, n_therapists)
         # Everyone who can be paid, by slot (the journal's payee column).
         self._payees: list = [*self.prescribers, *self.therapists, self.pharma]
         self._slot_of = {payee: k for k, payee in enumerate(self._payees)}
