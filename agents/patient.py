@@ -335,8 +335,8 @@ class Patient(mesa.Agent):
         return self.model.scenario.patients
 
     def _set_state(self, state: PathwayState) -> None:
+        self.model.population.set_state(self.idx, state, self.state)
         self.state = state
-        self.model.population.set_state(self.idx, state)
 
     def _schedule(self, method, at: float) -> Event:
         # Model.schedule_event without its argument checks (``at`` is never in the past here,
@@ -367,7 +367,7 @@ class Patient(mesa.Agent):
             return
         self._set_state(PathwayState.SEEKING)
         self.seek_attempts += 1
-        now = self.model.time
+        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
         params = self.params
         best_u, best = params.u_outside_option, None
         clinics = self.model.candidate_clinics()
@@ -386,6 +386,10 @@ class Patient(mesa.Agent):
                 priced[bm] = self._value_model(bm)
             value = priced[bm]
             if value is None:
+                continue
+            # The chair is not looked up when even the earliest start could not win: a later
+            # start only lowers u (float rounding is monotone), so the choice is the same.
+            if value - (earliest - now) / tolerance + shock <= best_u:
                 continue
             start = clinic.next_chair_time(earliest)
             u = value - (start - now) / tolerance + shock
@@ -518,7 +522,7 @@ class Patient(mesa.Agent):
             self.prescriber, self.route = None, Route.NONE
             self.seek_care()
             return
-        now = self.model.time
+        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
         self.model.bill_service(self, Code.PSYCH_EVAL_90791, clinic, now)
         self._maybe_refer(now)
         payer = self.payer
@@ -570,7 +574,7 @@ class Patient(mesa.Agent):
         self._dose_event = None
         if self.state is not PathwayState.IN_TREATMENT or self.prescriber is None:
             return
-        now = self.model.time
+        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
         params = self.params
         cost_drop, esk, rel = self._dose_terms()
         if self.model.adherence_draws.next() < params.p_dropout_per_dose + cost_drop:
@@ -664,6 +668,8 @@ class Patient(mesa.Agent):
             slot = therapist.next_free_slot(ready)
             if slot < best_t:
                 best_t, best = slot, therapist
+                if slot <= ready:
+                    break  # no slot comes before ``ready``: nobody later can offer an earlier one
         if best is None or best_t - now > 3.0 * self.wait_tolerance:
             # Nobody in reach: the referral goes nowhere.
             if self.route is Route.THERAPY_ONLY:
@@ -714,7 +720,7 @@ class Patient(mesa.Agent):
         self._session_event = None
         if self.state in (PathwayState.DROPPED_OUT, PathwayState.DISCHARGED):
             return
-        now = self.model.time
+        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
         pop = self.model.population
         relief = pop.clinical.relief_row(now, self.idx)
         p = cm.p_attend(

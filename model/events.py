@@ -68,6 +68,23 @@ class BucketedEventList(EventList):
             self._events = self._later.pop(self._day)
             heapify(self._events)
 
+    def today(self) -> list[Entry] | None:
+        """The heap of the earliest day with entries, or None when no entry is left.
+
+        For an event loop that pops the entries itself (``KetasimModel._advance_unobserved``)
+        rather than calling ``pop_event`` per event: every entry of the heap returned is due
+        that day, and ``add_event`` pushes events for that day (or earlier) onto the same list
+        until it is empty and the loop asks again. Cancelled entries are left in it (the
+        loop skips them, as ``pop_event`` does).
+        """
+        while not self._events:
+            if not self._days:
+                return None
+            self._day = heappop(self._days)
+            self._events = self._later.pop(self._day)
+            heapify(self._events)
+        return self._events
+
     def _entries(self):
         """Every entry, cancelled or not, in no particular order."""
         return chain(self._events, *self._later.values())

@@ -48,6 +48,9 @@ DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = 365.0 / 12.0
 
 _DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
+# The codes whose payment says who billed a patient's drug or therapy (or that the care was
+# coordinated): the drug itself (paid to pharma) and intakes are neither side's biller.
+_BILLER_CODES = _DRUG_CODES | {Code.PSYCHOTHERAPY_90837, Code.CARE_COORDINATION}
 _PAYEE_ORDER = {kind: k for k, kind in enumerate(PartyKind)}
 
 
@@ -329,29 +332,38 @@ class KetasimModel(mesa.Model):
             self._post_journal()  # whoever reads the model next sees every payment
 
     def _advance_unobserved(self, until: float) -> None:
-        """Mesa's event loop with less per event.
+        """Mesa's event loop with less per event (the same events, in the same order).
 
-        Two costs of Mesa's loop are skipped: the observable's setter of ``time``, a Python call
-        per event, is replaced by writing the value it would store; and a patient event that has
-        run is kept for its patient's next booking instead of being garbage
+        Three costs of Mesa's loop are skipped: the observable's setter of ``time``, a Python
+        call per event, is replaced by writing the value it would store; the entries are popped
+        here from the event list's day heap (``BucketedEventList.today``) rather than by a
+        method call per event, and a patient's callback is called directly (a popped entry is
+        never cancelled, which is all ``PatientEvent.execute`` checks); and a patient event
+        that has run is kept for its patient's next booking instead of being garbage
         (``Patient._schedule``), which saves building an object for most of a run's events. An
         event that has run is in no list and held by nobody (each handler first forgets the
         event that called it).
         """
-        pop = self._event_list.pop_event
+        event_list = self._event_list
         spent = self._spent_events
-        while True:
-            try:
-                event = pop()
-            except IndexError:
-                break
-            if event.time > until:
-                self._event_list.add_event(event)
-                break
-            self._time = event.time  # what ``self.time = event.time`` stores
-            event.execute()
-            if type(event) is PatientEvent:
-                spent.append(event)
+        heappop = heapq.heappop
+        while (heap := event_list.today()) is not None:
+            while heap:
+                entry = heappop(heap)
+                event = entry[3]
+                # The attribute behind Event.CANCELED (a property): read once per event popped.
+                if event._canceled:
+                    continue
+                if entry[0] > until:
+                    heapq.heappush(heap, entry)  # not due yet: back where it was
+                    self.time = until
+                    return
+                self._time = entry[0]  # what ``self.time = event.time`` stores
+                if type(event) is PatientEvent:
+                    event.fn()
+                    spent.append(event)
+                else:
+                    event.execute()
         self.time = until
 
     def summary(self) -> dict:
@@ -446,9 +458,9 @@ class KetasimModel(mesa.Model):
         if code is Code.CARE_COORDINATION:
             self.population.coordinated[patient.idx] = True
             return
+        if code not in _BILLER_CODES:
+            return
         drug = code in _DRUG_CODES
-        if not drug and code is not Code.PSYCHOTHERAPY_90837:
-            return  # the drug itself (paid to pharma) and intakes are neither side's biller
         org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
         billed_by = (org, 1 << int(silo))
         pop = self.population
@@ -773,7 +785,8 @@ class KetasimModel(mesa.Model):
         for plan, code, payee_kind, silo in payments:
             payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
             self._note(t, i, plan, self._slot_of[payee])
-            self._track_billing(patient, code, payee_kind, payee, silo)
+            if code in _BILLER_CODES:  # not the drug paid to pharma: no call for nothing
+                self._track_billing(patient, code, payee_kind, payee, silo)
         if in_bundle and not patient.bundle_paid:
             patient.bundle_paid = True
             self._pay(
@@ -852,7 +865,8 @@ class KetasimModel(mesa.Model):
         year = int(t // DAYS_PER_YEAR)
         therapist = patient.therapist
         code = Code.PSYCHOTHERAPY_90837
-        within_cap = payer is not None and patient.sessions_used(year) < payer.n_session_cap
+        used = patient.sessions_this_year.get(year, 0)  # patient.sessions_used(year)
+        within_cap = payer is not None and used < payer.n_session_cap
         if patient.integrated_sessions:
             clinic = patient.prescriber
             if clinic is None:
@@ -873,7 +887,7 @@ class KetasimModel(mesa.Model):
                 )
                 return True
             if payer is not None and within_cap and clinic.bills_therapy(payer):
-                patient.sessions_this_year[year] = patient.sessions_used(year) + 1
+                patient.sessions_this_year[year] = used + 1
                 self._pay(
                     patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer
                 )
@@ -890,7 +904,7 @@ class KetasimModel(mesa.Model):
         if therapist is None:
             return False
         if within_cap and therapist.accepts(payer.kind):
-            patient.sessions_this_year[year] = patient.sessions_used(year) + 1
+            patient.sessions_this_year[year] = used + 1
             self._pay(patient, t, code, PartyKind.THERAPIST, therapist, payer.allowed(code), payer)
             return True
         if patient.can_pay_cash:

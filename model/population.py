@@ -40,7 +40,9 @@ class Population:
         )
 
         self.state = np.zeros(n, dtype=np.int8)  # PathwayState
-        self.state_counts = np.zeros(len(PathwayState), dtype=np.int64)
+        # Rows per pathway state, kept at each move: a list, since a move updates two of its
+        # items and a Python list's item costs a fraction of a NumPy element's.
+        self.state_counts = [0] * len(PathwayState)
         self.state_counts[PathwayState.NOT_SEEKING] = n
         self.sought = np.zeros(n, dtype=bool)
         self.treated = np.zeros(n, dtype=bool)
@@ -69,11 +71,17 @@ class Population:
         self.coordinated = np.zeros(n, dtype=bool)
 
     # -- written at events ---------------------------------------------------------------
-    def set_state(self, i: int, state: PathwayState) -> None:
-        """Move row ``i`` to a pathway state (the counts stay conserved)."""
-        old = self.state[i]
-        self.state_counts[old] -= 1
-        self.state_counts[state] += 1
+    def set_state(self, i: int, state: PathwayState, old: PathwayState | None = None) -> None:
+        """Move row ``i`` to a pathway state (the counts stay conserved).
+
+        ``old`` is the row's state when the caller knows it (its patient agent keeps the same
+        value, checked by ``model.invariants``), which saves reading it back from the array.
+        """
+        if old is None:
+            old = PathwayState(int(self.state[i]))
+        counts = self.state_counts
+        counts[old] -= 1
+        counts[state] += 1
         self.state[i] = state
         if state is not PathwayState.NOT_SEEKING:
             self.sought[i] = True

@@ -70,7 +70,7 @@ def test_patients_are_conserved_every_day(name):
     for t in range(10, 121, 10):
         model.run_until(t)
         counts = model.population.state_counts
-        assert counts.sum() == n
+        assert sum(counts) == n
         np.testing.assert_array_equal(
             counts, np.bincount(model.population.state, minlength=len(PathwayState))
         )
