@@ -67,6 +67,17 @@ class ClinicalState:
         self._params = kernels.param_record(p)
         self._size = size
 
+    @functools.cached_property
+    def _rows(self) -> kernels.RowKernels:
+        """The one-row kernels' entry points for these arrays (bound at the first row update)."""
+        return kernels.row_kernels(self.floats, self.n_course, self.dose_ring, self._params)
+
+    def __getstate__(self) -> dict:
+        # The compiled entry points are not data: a copy or pickle binds its own.
+        state = self.__dict__.copy()
+        state.pop("_rows", None)
+        return state
+
     b = _field(kernels.B)
     r = _field(kernels.R)
     n = _field(kernels.N)
@@ -200,27 +211,40 @@ class ClinicalState:
 
     # -- one row at a time (the agent-based model's events) ------------------------------
     # Compiled kernels (clinical_rows) running the same pure functions: NumPy's per-call cost
-    # would dominate single-row updates, and Python's calls cost ~8 us an update. Compiled
-    # code does not check indices (and an exception raised inside it can corrupt memory in
-    # this Numba), so each row number is checked here first.
+    # would dominate single-row updates, and Python's calls cost ~8 us an update. They are
+    # called through their compiled entry points (``clinical_rows.row_kernels``), which skip
+    # Numba's dispatch but convert a row number to an integer without asking; and compiled
+    # code does not check indices (an exception raised inside it can corrupt memory in this
+    # Numba). So each row number is checked here first: an ``int`` in range.
+
+    def _row(self, i) -> int:
+        """``i`` as a row number, or a clear error (the check behind each one-row method)."""
+        if isinstance(i, bool | float) or not isinstance(i, int | np.integer):
+            raise TypeError(f"a patient row must be an integer, got {i!r}")
+        i = int(i)
+        if not 0 <= i < self._size:
+            raise IndexError(_bad_row(i, self._size))
+        return i
 
     def relief_row(self, t: float, i: int) -> float:
         """Acute relief on b of row ``i`` at time ``t``."""
-        if not 0 <= i < self._size:
-            raise IndexError(_bad_row(i, self._size))
-        return kernels.relief_row(self.floats, self.n_course, self._params, t, i)
+        if type(i) is not int or not 0 <= i < self._size:
+            i = self._row(i)
+        return self._rows.relief_row(self.floats, self.n_course, self._params, t, i)
 
     def severity_row(self, t: float, i: int) -> float:
         """Severity (0-60) of row ``i`` at time ``t`` (without changing its state)."""
-        if not 0 <= i < self._size:
-            raise IndexError(_bad_row(i, self._size))
-        return kernels.severity_row(self.floats, self.n_course, self._params, t, i)
+        if type(i) is not int or not 0 <= i < self._size:
+            i = self._row(i)
+        return self._rows.severity_row(self.floats, self.n_course, self._params, t, i)
 
     def dose_row(self, t: float, i: int, rel_relief: float) -> None:
         """A dose at time ``t`` for row ``i`` (same maths as ``dose``)."""
-        if not 0 <= i < self._size:
-            raise IndexError(_bad_row(i, self._size))
-        kernels.dose_row(self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief)
+        if type(i) is not int or not 0 <= i < self._size:
+            i = self._row(i)
+        self._rows.dose_row(
+            self.floats, self.n_course, self.dose_ring, self._params, t, i, rel_relief
+        )
 
     def session_row(self, t: float, i: int, relief: float | None = None) -> None:
         """A therapy/integration session at time ``t`` for row ``i`` (same maths as ``session``).
@@ -228,11 +252,12 @@ class ClinicalState:
         ``relief`` is row ``i``'s acute relief at ``t`` when the caller has just read it
         (``relief_row``; drift does not change it), so it is not computed twice.
         """
-        if not 0 <= i < self._size:
-            raise IndexError(_bad_row(i, self._size))
+        if type(i) is not int or not 0 <= i < self._size:
+            i = self._row(i)
+        rows = self._rows
         if relief is None:
-            relief = kernels.relief_row(self.floats, self.n_course, self._params, t, i)
-        kernels.session_row(self.floats, self.dose_ring, self._params, t, i, relief)
+            relief = rows.relief_row(self.floats, self.n_course, self._params, t, i)
+        rows.session_row(self.floats, self.dose_ring, self._params, t, i, relief)
 
     # -- many rows at once (the trial runner) ----------------------------------------------
 

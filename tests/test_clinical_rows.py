@@ -233,6 +233,53 @@ def test_bad_rows_are_refused_before_compiled_code_runs():
     assert state.severity_at(1.0, np.array([], dtype=int))[0].shape == (0,)
 
 
+def test_rows_that_are_not_integers_are_refused_and_numpy_integers_taken():
+    """The kernels' entry points would truncate a float row (2.7 -> 2): refused before them."""
+    state = ClinicalState(*cm.draw_baselines(np.random.default_rng(1), 5, P_DEFAULT), P_DEFAULT)
+    before = _fields(state)
+    calls = (
+        lambda row: state.dose_row(1.0, row, 1.0),
+        lambda row: state.session_row(1.0, row),
+        lambda row: state.relief_row(1.0, row),
+        lambda row: state.severity_row(1.0, row),
+    )
+    for bad in (2.7, 2.0, np.float64(2.0), True, "2", None):
+        for call in calls:
+            with pytest.raises(TypeError, match="must be an integer"):
+                call(bad)
+    for name, values in _fields(state).items():
+        np.testing.assert_array_equal(values, before[name], err_msg=name)
+    twin = copy.deepcopy(state)
+    state.dose_row(1.0, np.int64(2), 1.0)
+    state.session_row(2.0, np.int32(2))
+    twin.dose_row(1.0, 2, 1.0)
+    twin.session_row(2.0, 2)
+    for name, values in _fields(state).items():
+        np.testing.assert_array_equal(values, _fields(twin)[name], err_msg=name)
+    assert state.relief_row(2.5, np.int16(2)) == twin.relief_row(2.5, 2) > 0.0
+
+
+def test_entry_points_refuse_arrays_of_another_type():
+    """Called without Numba's dispatch, a kernel must still refuse, not misread, a wrong array."""
+    from agents import clinical_rows as kernels
+
+    state = ClinicalState(*cm.draw_baselines(np.random.default_rng(1), 5, P_DEFAULT), P_DEFAULT)
+    rows = kernels.row_kernels(state.floats, state.n_course, state.dose_ring, state._params)
+    assert rows.relief_row(state.floats, state.n_course, state._params, 1.0, 0) == 0.0
+    with pytest.raises(TypeError):
+        rows.relief_row(state.floats.astype(np.float32), state.n_course, state._params, 1.0, 0)
+    with pytest.raises(TypeError):
+        rows.dose_row(
+            state.floats,
+            state.n_course.astype(np.int64),
+            state.dose_ring,
+            state._params,
+            1.0,
+            0,
+            1.0,
+        )
+
+
 def _stress_due_in_numpy(state, t, rng, active=None):
     """The NumPy stress pass that ``ClinicalState.stress_due`` compiled (the reference)."""
     due = state.next_stress <= t
