@@ -259,7 +259,8 @@ class Patient(mesa.Agent):
 
     # A national run holds a million of these. Slots keep each one small (CPython gives up
     # sharing instance-dict keys past 30 attributes, which cost ~1.2 kB a patient) and make
-    # the attribute reads of every event cheaper; Mesa's own attributes stay in __dict__.
+    # the attribute reads of every event cheaper. Mesa's own attributes (set by
+    # ``mesa.Agent.__init__``) have slots too, so no patient needs an instance dict at all.
     __slots__ = (
         "_dose_event",
         "_other_event",
@@ -275,10 +276,12 @@ class Patient(mesa.Agent):
         "in_maintenance",
         "integrated_sessions",
         "missed_sessions",
+        "model",
         "pa_denied",
         "payer",
         "payer_kind",
         "pending_doses",
+        "pos",
         "prescriber",
         "route",
         "seek_attempts",
@@ -289,6 +292,7 @@ class Patient(mesa.Agent):
         "therapy_billed_by",
         "therapy_ongoing",
         "therapy_requested_at",
+        "unique_id",
         "wait_tolerance",
     )
 

@@ -18,9 +18,9 @@ it is popped.
 
 from __future__ import annotations
 
-import math
 from heapq import heapify, heappop, heappush, nsmallest
 from itertools import chain
+from math import floor, inf
 
 from mesa.time.events import Event, EventList
 
@@ -33,7 +33,7 @@ class BucketedEventList(EventList):
     def __init__(self, events: list[Event] | None = None) -> None:
         super().__init__()
         self._events: list[Entry] = []  # the current day's heap (Mesa's name for the heap)
-        self._day = -math.inf  # the day whose entries are in ``_events``
+        self._day = -inf  # the day whose entries are in ``_events``
         self._later: dict[int, list[Entry]] = {}  # later days' entries, unordered
         self._days: list[int] = []  # heap of the days in ``_later``
         for event in events or ():
@@ -41,8 +41,9 @@ class BucketedEventList(EventList):
 
     def add_event(self, event: Event) -> None:
         """Add the event to the event list."""
-        entry = (event.time, event.priority, event.unique_id, event)
-        day = math.floor(event.time) if event.time < math.inf else math.inf
+        time = event.time
+        entry = (time, event.priority, event.unique_id, event)
+        day = floor(time) if time < inf else inf
         if day <= self._day:
             heappush(self._events, entry)
             return

@@ -247,17 +247,17 @@ class KetasimModel(mesa.Model):
     # ------------------------------------------------------------------ timetable callbacks
     def _admit_arrivals(self) -> None:
         """Create the patients who start seeking care during the coming day."""
-        horizon = self.time + 1.0
-        times = self._arrival_times
+        times = self._arrival_times  # sorted
         k = self._next_arrival
-        while k < len(times) and times[k] < horizon:
-            idx = int(self._arrival_order[k])
+        end = k + int(np.searchsorted(times[k:], self.time + 1.0))  # the first not before then
+        # The day's rows and times as Python numbers, read in one go rather than one by one.
+        rows, when = self._arrival_order[k:end].tolist(), times[k:end].tolist()
+        for idx, at in zip(rows, when, strict=True):
             patient = Patient(self, idx)
             self._patients[idx] = patient
-            patient.arrive(float(times[k]))
-            k += 1
-        self._arrival_log.append(k - self._next_arrival)
-        self._next_arrival = k
+            patient.arrive(at)
+        self._arrival_log.append(end - k)
+        self._next_arrival = end
 
     def _sample_day(self) -> None:
         self._post_journal()
