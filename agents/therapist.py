@@ -155,10 +155,9 @@ class Therapist(mesa.Agent):
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
-        booked = self.booked[week] = self.booked.get(week, 0) + 1
-        # The pool only changes when the week is full (every therapist has the same capacity).
+        self.booked[week] = self.booked.get(week, 0) + 1
         pool = self.model.pool
-        if booked >= self.capacity and pool is not None:
+        if pool is not None:
             pool.note_booking(self, week)
 
     def release(self, at: float) -> None:

@@ -785,7 +785,7 @@ class KetasimModel(mesa.Model):
         for plan, code, payee_kind, silo in payments:
             payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
             self._note(t, i, plan, self._slot_of[payee])
-            if code in _BILLER_CODES:  # not the drug paid to pharma: no call for nothing
+            if silo is not None:
                 self._track_billing(patient, code, payee_kind, payee, silo)
         if in_bundle and not patient.bundle_paid:
             patient.bundle_paid = True
@@ -817,7 +817,8 @@ class KetasimModel(mesa.Model):
     def _plan_dose(self, route: Route, payer: Payer | None, esketamine: bool) -> tuple[tuple, bool]:
         """A dose's own payments, and whether the dose is inside a bundle.
 
-        The payments are ``(plan, code, payee kind, budget)`` each, in billing order; a bundle's
+        The payments are ``(plan, code, payee kind, budget)`` each, in billing order (the budget
+        None for a payment that says nothing about who billed the drug); a bundle's
         fee is paid once a course, by ``bill_dose``. Infusion clinics bill the infusion (to a
         payer that covers IV ketamine, else cash); esketamine is the REMS session fee to the
         clinic and the drug to pharma; inside a bundle a dose bills nothing itself; otherwise
@@ -854,7 +855,10 @@ class KetasimModel(mesa.Model):
         payments = []
         for code, payee_kind, usd, fee_payer in fees:
             plan = self._plan_for(code, payee_kind, usd, fee_payer)
-            payments.append((plan, code, payee_kind, self._plans[plan][0][0][1]))
+            # No budget for what bills neither side (the drug paid to pharma): bill_dose then
+            # has no biller to track, decided here once rather than at every dose.
+            silo = self._plans[plan][0][0][1] if code in _BILLER_CODES else None
+            payments.append((plan, code, payee_kind, silo))
         return tuple(payments), False
 
     def bill_session(self, patient: Patient, t: float) -> bool:
@@ -865,7 +869,7 @@ class KetasimModel(mesa.Model):
         year = int(t // DAYS_PER_YEAR)
         therapist = patient.therapist
         code = Code.PSYCHOTHERAPY_90837
-        used = patient.sessions_this_year.get(year, 0)  # patient.sessions_used(year)
+        used = patient.sessions_used(year)
         within_cap = payer is not None and used < payer.n_session_cap
         if patient.integrated_sessions:
             clinic = patient.prescriber

@@ -71,14 +71,12 @@ class Population:
         self.coordinated = np.zeros(n, dtype=bool)
 
     # -- written at events ---------------------------------------------------------------
-    def set_state(self, i: int, state: PathwayState, old: PathwayState | None = None) -> None:
-        """Move row ``i`` to a pathway state (the counts stay conserved).
+    def set_state(self, i: int, state: PathwayState, old: PathwayState) -> None:
+        """Move row ``i`` from pathway state ``old`` to ``state`` (the counts stay conserved).
 
-        ``old`` is the row's state when the caller knows it (its patient agent keeps the same
-        value, checked by ``model.invariants``), which saves reading it back from the array.
+        ``old`` is the row's state as its patient agent keeps it (the two are checked equal by
+        ``model.invariants``), which saves reading it back from the array.
         """
-        if old is None:
-            old = PathwayState(int(self.state[i]))
         counts = self.state_counts
         counts[old] -= 1
         counts[state] += 1
