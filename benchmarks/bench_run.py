@@ -388,6 +388,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _json_out(text: str) -> Path:
+    """Checks ``--out`` before any case runs, so a long benchmark never ends unable to write."""
+    path = Path(text)
+    if path.suffix != ".json":
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must name a .json file (the chart goes beside it)"
+        )
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a .json file path")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot write under {str(parent)!r}")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the 1k and 10k cases")
@@ -400,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run each case this many times (medians; the Covasim ratio paired per run)",
     )
     parser.add_argument("--no-covasim", action="store_true", help="skip the Covasim reference")
-    parser.add_argument("--out", type=Path, default=RESULTS / "bench_run.json")
+    parser.add_argument(
+        "--out",
+        type=_json_out,
+        default=RESULTS / "bench_run.json",
+        help="the JSON record (the chart is written beside it as .html)",
+    )
     parser.add_argument("--child", type=_parse_case, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 

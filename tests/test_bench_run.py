@@ -129,3 +129,16 @@ def test_a_bad_repeat_stops_before_any_run(capsys):
     with pytest.raises(SystemExit):
         bench_run.main(["--cases", "1000x10", "--repeat", "0"])
     assert "must be >= 1" in capsys.readouterr().err
+
+
+def test_an_out_path_is_checked_before_any_run(tmp_path, capsys):
+    for bad in (str(tmp_path), str(tmp_path / "record.txt")):
+        with pytest.raises(SystemExit):
+            bench_run.main(["--cases", "1000x10", "--no-covasim", "--out", bad])
+        assert "--out" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_path_under_new_folders_is_accepted(tmp_path):
+    path = tmp_path / "new" / "deeper" / "record.json"
+    assert bench_run._json_out(str(path)) == path
