@@ -51,6 +51,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._args import int_at_least  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 
 FULL_CASES = [(1_000, 365), (10_000, 365), (100_000, 365), (1_000_000, 365), (10_000, 1095)]
@@ -378,16 +382,6 @@ def _parse_case(text: str) -> tuple[int, int]:
     return n, days
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be >= 1")
-    return value
-
-
 def _json_out(text: str) -> Path:
     """Checks ``--out`` before any case runs, so a long benchmark never ends unable to write."""
     path = Path(text)
@@ -410,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--repeat",
-        type=_positive_int,
+        type=int_at_least(1),
         default=1,
         help="run each case this many times (medians; the Covasim ratio paired per run)",
     )
@@ -465,5 +459,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())

@@ -36,6 +36,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._args import int_at_least  # noqa: E402
 from model.metrics import SUMMARY_KEYS  # noqa: E402
 from scenarios.loader import preset_names  # noqa: E402
 
@@ -186,24 +187,18 @@ def parse_presets(text: str) -> list[str]:
     return names
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 2 (Welch's interval needs two runs)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"need at least 2 seeds, got {value}")
-    return value
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rev_a", help="the revision to compare against (git rev)")
     parser.add_argument("rev_b", help="the revision under test (git rev)")
     parser.add_argument("--exact", action="store_true", help="check the runs are identical")
     parser.add_argument("--presets", type=parse_presets, default="all", help="all, or a,b,...")
-    parser.add_argument("--seeds", type=positive_int, default=10, help="runs per revision (10)")
+    parser.add_argument(
+        "--seeds",
+        type=int_at_least(2, "Welch's interval needs two runs"),
+        default=10,
+        help="runs per revision (10)",
+    )
     args = parser.parse_args(argv)
     presets = args.presets  # argparse passes the default "all" through parse_presets too
     for rev in (args.rev_a, args.rev_b):

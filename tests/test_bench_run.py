@@ -116,7 +116,7 @@ def test_the_interpreter_record_reads_the_build():
 @pytest.mark.parametrize("text", ["0", "-2", "two", "1.5", ""])
 def test_bad_repeat_counts_are_refused(text):
     with pytest.raises(argparse.ArgumentTypeError):
-        bench_run._positive_int(text)
+        bench_run.int_at_least(1)(text)
 
 
 @pytest.mark.parametrize("text", ["100000", "0x365", "ax365", "10x-1"])

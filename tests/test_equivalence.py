@@ -83,7 +83,7 @@ def test_unknown_presets_are_refused(text):
 @pytest.mark.parametrize("text", ["1", "0", "-3", "ten"])
 def test_seeds_must_be_two_or_more(text):
     with pytest.raises(argparse.ArgumentTypeError):
-        equivalence.positive_int(text)
+        equivalence.int_at_least(2)(text)
 
 
 def test_a_revision_that_is_not_a_commit_is_refused(capsys):
