@@ -49,6 +49,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -150,17 +151,11 @@ def interpreter() -> dict:
 
 
 def describe_interpreter(info: dict) -> str:
-    """One line: ``CPython 3.13.0, built without PGO or LTO (shared libpython)``."""
+    """One line: ``CPython 3.13.0, built without PGO or LTO, shared libpython``."""
     opts = [name for name in ("PGO", "LTO") if info[name.lower()]]
     built = f"built with {' and '.join(opts)}" if opts else "built without PGO or LTO"
     shared = ", shared libpython" if info["shared"] else ""
     return f"{info['implementation']} {info['version']}, {built}{shared}"
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
 
 
 def combine_runs(runs: list[dict]) -> dict:
@@ -178,7 +173,7 @@ def combine_runs(runs: list[dict]) -> dict:
         raise ValueError("runs of different cases cannot be combined")
     if len(runs) == 1:
         return first
-    k_cpu = _median([r["ketasim"]["cpu_s"] for r in runs])
+    k_cpu = median([r["ketasim"]["cpu_s"] for r in runs])
     ketasim = {
         **first["ketasim"],
         "cpu_s": k_cpu,
@@ -187,10 +182,10 @@ def combine_runs(runs: list[dict]) -> dict:
         "peak_mib": max(r["ketasim"]["peak_mib"] for r in runs),
     }
     rates = [r["boltzmann"]["agent_steps_per_s"] for r in runs]
-    boltzmann = {**first["boltzmann"], "agent_steps_per_s": _median(rates)}
+    boltzmann = {**first["boltzmann"], "agent_steps_per_s": median(rates)}
     out = {"patients": n, "days": days, "ketasim": ketasim, "boltzmann": boltzmann}
     if all(r["covasim"] for r in runs):
-        v_cpu = _median([r["covasim"]["cpu_s"] for r in runs])
+        v_cpu = median([r["covasim"]["cpu_s"] for r in runs])
         out["covasim"] = {
             **first["covasim"],
             "cpu_s": v_cpu,
@@ -232,7 +227,7 @@ def _slope(xs: list[float], ys: list[float]) -> float | None:
 def covasim_ratio(case: dict) -> float:
     """ketasim's patient-days/s over Covasim's: the median of paired runs when repeated."""
     if ratios := case.get("covasim_ratios"):
-        return _median(ratios)
+        return median(ratios)
     return case["ketasim"]["patient_days_per_s"] / case["covasim"]["person_days_per_s"]
 
 
