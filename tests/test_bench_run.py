@@ -114,9 +114,12 @@ def test_the_interpreter_record_reads_the_build():
 
 
 @pytest.mark.parametrize("text", ["0", "-2", "two", "1.5", ""])
-def test_bad_repeat_counts_are_refused(text):
-    with pytest.raises(argparse.ArgumentTypeError):
-        bench_run.int_at_least(1)(text)
+def test_bad_repeat_counts_are_refused(text, capsys):
+    # Through main, so that the bound --repeat is given is the one tested.
+    with pytest.raises(SystemExit) as exc:
+        bench_run.main(["--cases", "1000x10", "--no-covasim", "--repeat", text])
+    assert exc.value.code == 2
+    assert "argument --repeat" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", ["100000", "0x365", "ax365", "10x-1"])

@@ -81,9 +81,12 @@ def test_unknown_presets_are_refused(text):
 
 
 @pytest.mark.parametrize("text", ["1", "0", "-3", "ten"])
-def test_seeds_must_be_two_or_more(text):
-    with pytest.raises(argparse.ArgumentTypeError):
-        equivalence.int_at_least(2)(text)
+def test_seeds_must_be_two_or_more(text, capsys):
+    # Through main, so that the bound --seeds is given is the one tested.
+    with pytest.raises(SystemExit) as exc:
+        equivalence.main(["--seeds", text, "HEAD", "HEAD"])
+    assert exc.value.code == 2
+    assert "argument --seeds" in capsys.readouterr().err
 
 
 def test_a_revision_that_is_not_a_commit_is_refused(capsys):
