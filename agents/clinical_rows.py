@@ -41,9 +41,11 @@ def _install_cache_locators() -> bool:
     Numba's cache checks only the source file that defines a function (here, this one), but
     the kernels are mostly ``agents/clinical.py``'s functions: a change there alone would load
     stale maths from the cache. Numba's own locators (the ``__pycache__`` next to this file, or
-    the user-wide cache when that is not writable), limited to this module's functions, get
-    ``clinical.py``'s SHA-256 added to their source stamp. Returns False, and the kernels are
-    then compiled afresh in every process, when Numba's locator API is not as expected.
+    the user-wide cache when that is not writable), limited to the functions of this module and
+    of those that compile its kernels into their own (``key_cache_on_maths``), get the SHA-256
+    of ``clinical.py`` and of this file added to their source stamp. Returns False, and the
+    kernels are then compiled afresh in every process, when Numba's locator API is not as
+    expected.
     """
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     classes = getattr(impl, "_locator_classes", None)
@@ -53,7 +55,8 @@ def _install_cache_locators() -> bool:
         return False
     if getattr(numba.config, "CACHE_LOCATOR_CLASSES", None):
         return False  # the user chose the locators: ours would not be asked
-    maths = hashlib.sha256(Path(cm.__file__).read_bytes()).hexdigest()
+    maths = hashlib.sha256(Path(cm.__file__).read_bytes() + Path(__file__).read_bytes())
+    maths = maths.hexdigest()
     for base in reversed(bases):
         classes.insert(0, _keyed_on_maths(base, maths))
     return True
@@ -66,7 +69,7 @@ def _keyed_on_maths(base: type, maths: str) -> type:
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if py_func.__module__ != __name__:
+            if py_func.__module__ not in _KEYED_MODULES:
                 return None  # someone else's function: Numba's usual locators
             return super().from_function(py_func, py_file)
 
@@ -74,7 +77,20 @@ def _keyed_on_maths(base: type, maths: str) -> type:
     return Locator
 
 
+_KEYED_MODULES = {__name__}
 _CACHE = _install_cache_locators()
+
+
+def key_cache_on_maths(module: str) -> bool:
+    """Key the on-disk cache of ``module``'s compiled functions on the clinical maths too.
+
+    For a module whose kernels call this one's (``model.sessions``): without it, a change to
+    ``clinical.py`` alone would load its stale kernels. Returns the ``cache`` flag its kernels
+    should be compiled with (False when the locators could not be installed).
+    """
+    _KEYED_MODULES.add(module)
+    return _CACHE
+
 
 # Rows of ``ClinicalState.floats`` (one row per per-patient float).
 B, R, N, B0, R0, N0, SENSITIVITY, REL_DUR, RELIEF_LAST, T_LAST_DOSE, T_UPDATE = range(11)
@@ -141,6 +157,7 @@ for _pure in (
     cm.drift_exponent,
     cm.drift_by,
     cm.stress_setback,
+    cm.p_attend,
 ):
     register_jitable(_pure)
 
@@ -149,7 +166,8 @@ for _pure in (
 
 
 @register_jitable
-def _relief(f, n_course, p, t, i):
+def row_relief(f, n_course, p, t, i):
+    """Acute relief on b of row ``i`` at ``t`` (for compiled callers; ``relief_row``)."""
     last = f[T_LAST_DOSE, i]
     if last != last:  # NaN: never dosed
         return 0.0
@@ -183,7 +201,7 @@ def _advance(f, p, t, i):
 @njit(cache=_CACHE)
 def relief_row(f, n_course, params, t, i):
     """Acute relief on b of row ``i`` at time ``t``."""
-    return _relief(f, n_course, params[0], t, i)
+    return row_relief(f, n_course, params[0], t, i)
 
 
 @njit(cache=_CACHE)
@@ -191,7 +209,7 @@ def severity_row(f, n_course, params, t, i):
     """Severity of row ``i`` at time ``t``, by drift and relief (the row is not changed)."""
     p = params[0]
     b, r, n = _drifted(f, p, t, i)
-    return cm.severity(cm.effective_b(b, _relief(f, n_course, p, t, i)), r, n, p)
+    return cm.severity(cm.effective_b(b, row_relief(f, n_course, p, t, i)), r, n, p)
 
 
 @njit(cache=_CACHE)
@@ -200,7 +218,7 @@ def dose_row(f, n_course, ring, params, t, i, rel_relief):
     p = params[0]
     b, _, _ = _advance(f, p, t, i)
     last = f[T_LAST_DOSE, i]
-    relief_now = _relief(f, n_course, p, t, i)
+    relief_now = row_relief(f, n_course, p, t, i)
     new_course = last != last or t - last > p.dur_course_gap_days
     n_course[i] = 1 if new_course else n_course[i] + 1
     f[RELIEF_LAST, i] = cm.relief_after_dose(relief_now, f[SENSITIVITY, i] * rel_relief, p)
@@ -217,7 +235,12 @@ def session_row(f, ring, params, t, i, relief):
 
     ``relief`` is the row's acute relief at ``t`` (``relief_row``; drift does not change it).
     """
-    p = params[0]
+    row_session(f, ring, params[0], t, i, relief)
+
+
+@register_jitable
+def row_session(f, ring, p, t, i, relief):
+    """``session_row`` with the parameters as a record (for other compiled callers)."""
     b, r, n = _advance(f, p, t, i)
     last = f[T_LAST_DOSE, i]
     p_now = cm.plasticity_one(t, ring[i], p) * f[SENSITIVITY, i]

@@ -72,6 +72,11 @@ class ClinicalState:
         """The one-row kernels' entry points for these arrays (bound at the first row update)."""
         return kernels.row_kernels(self.floats, self.n_course, self.dose_ring, self._params)
 
+    @property
+    def params_record(self) -> np.ndarray:
+        """The clinical parameters as the compiled kernels take them (``param_record``)."""
+        return self._params
+
     def __getstate__(self) -> dict:
         # The compiled entry points are not data: a copy or pickle binds its own.
         state = self.__dict__.copy()

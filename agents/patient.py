@@ -115,6 +115,14 @@ class DropReason(IntEnum):
     ACCESS = 4
 
 
+class SessionOutcome(IntEnum):
+    """What came of a booked therapy session (``KetasimModel.therapy_session``)."""
+
+    ATTENDED = 0
+    MISSED = 1
+    UNPAID = 2  # nobody would pay for it
+
+
 class PatientParams(BaseModel):
     """The catchment's patients and their choices (the scenario's ``[patients]`` table)."""
 
@@ -280,13 +288,11 @@ class Patient(mesa.Agent):
         "pa_denied",
         "payer",
         "payer_kind",
-        "pending_doses",
         "pos",
         "prescriber",
         "route",
         "seek_attempts",
         "sessions_left",
-        "sessions_this_year",
         "state",
         "therapist",
         "therapy_billed_by",
@@ -315,9 +321,7 @@ class Patient(mesa.Agent):
         self.doses_planned = 0
         self.in_maintenance = False
         self.sessions_left = 0
-        self.sessions_this_year: dict[int, int] = {}
         self.missed_sessions = 0
-        self.pending_doses: list[list] = []  # [dose time, delay recorded] not yet covered
         self.pa_denied = False
         self.integrated_sessions = False
         self.therapy_ongoing = False
@@ -724,27 +728,43 @@ class Patient(mesa.Agent):
         self._session_event = None
         if self.state in (PathwayState.DROPPED_OUT, PathwayState.DISCHARGED):
             return
-        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
-        pop = self.model.population
-        relief = pop.clinical.relief_row(now, self.idx)
-        p = cm.p_attend(
-            self.adherence, relief, self.integrated_sessions, self.model.scenario.clinical
-        )
-        if self.model.adherence_draws.next() >= p:
-            self.missed_sessions += 1
-            self.model.record_missed_session(self)
-            if self.missed_sessions >= self.params.n_missed_to_stop_therapy:
-                self._stop_therapy(DropReason.DISENGAGEMENT)
+        model = self.model
+        now = model._time  # ``model.time`` without its descriptor (see _schedule)
+        therapist = self.therapist
+        if not self.integrated_sessions and therapist is not None:
+            # Outside a programme, the common case: attendance, payment, gains and the doses
+            # covered in one compiled step (model/sessions.py).
+            outcome = model.therapy_session(self, therapist, now)
+            if outcome is SessionOutcome.ATTENDED:
+                self._after_session(now)
                 return
-            self._after_session(now)
+            if outcome is SessionOutcome.UNPAID:
+                self._stop_therapy(DropReason.COST)
+                return
+            self._miss_session(now)
             return
-        if not self.model.bill_session(self, now):
+        pop = model.population
+        relief = pop.clinical.relief_row(now, self.idx)
+        p = cm.p_attend(self.adherence, relief, self.integrated_sessions, model.scenario.clinical)
+        if model.adherence_draws.next() >= p:
+            self._miss_session(now)
+            return
+        if not model.bill_session(self, now):
             self._stop_therapy(DropReason.COST)
             return
         pop.clinical.session_row(now, self.idx, relief)
-        self.model.record_session(self, now)
-        if self.therapist is not None and self.integrated_sessions:
-            self.therapist.integration_sessions += 1
+        model.record_session(self, now)
+        if therapist is not None and self.integrated_sessions:
+            therapist.integration_sessions += 1
+        self._after_session(now)
+
+    def _miss_session(self, now: float) -> None:
+        """A booked session missed: too many and therapy stops."""
+        self.missed_sessions += 1
+        self.model.record_missed_session(self)
+        if self.missed_sessions >= self.params.n_missed_to_stop_therapy:
+            self._stop_therapy(DropReason.DISENGAGEMENT)
+            return
         self._after_session(now)
 
     def _after_session(self, now: float) -> None:
@@ -772,8 +792,8 @@ class Patient(mesa.Agent):
             self._discharge()
 
     def sessions_used(self, year: int) -> int:
-        """Covered sessions used in a calendar year of the run."""
-        return self.sessions_this_year.get(year, 0)
+        """Covered sessions used in ``year``, the current calendar year of the run."""
+        return self.model.population.sessions_used(self.idx, year)
 
     # ------------------------------------------------------------------ exits
     def _discharge(self) -> None:

@@ -17,6 +17,7 @@ from agents.codes import PAYER_NAMES, PayerKind, Silo
 from agents.patient import CareCategory, PathwayState
 from agents.prescriber import BUSINESS_MODEL_NAMES, BusinessModel
 from model.params import MetricsParams
+from model.sessions import PendingDoses, cover_doses
 
 SUMMARY_KEYS = (
     "scenario",
@@ -87,37 +88,33 @@ class Tally:
         self.therapy_waits = array("d")
         self.n_waiting_for_therapy = 0
         self.disc_cost_cents = 0.0  # discounted health-sector spending, cents
+        # The window and the largest delay counted, as the compiled session kernels take them.
+        self.window = np.array(
+            [params.window_start_days, params.window_end_days, params.max_delay_days]
+        )
 
-    def session(self, t: float, pending: list[list], payer: int) -> int:
-        """Count a session at ``t`` against a patient's pending doses; returns doses covered.
+    def session(self, t: float, pending: PendingDoses, i: int, payer: int) -> int:
+        """Count a session of row ``i`` at ``t`` against its pending doses; returns doses covered.
 
-        ``pending`` holds ``[dose_time, delay_recorded]`` for the patient's doses not yet
-        covered, and is updated in place. The first session after a dose gives its delay; a
-        session inside the window covers it; a session too early (the dosing session itself)
-        leaves it pending so a later in-window session can still cover it.
+        The first session after a dose gives its delay; a session inside the window covers it; a
+        session too early (the dosing session itself) leaves it pending so a later in-window
+        session can still cover it (``model.sessions.cover_doses``, which updates ``pending``).
         """
-        p = self.params
         self.n_sessions += 1
-        covered = 0
-        keep = []
-        for entry in pending:
-            d, recorded = entry
-            delay = t - d
-            if delay < 0.0:
-                keep.append(entry)
-                continue
-            if not recorded:
-                if delay <= p.max_delay_days:
-                    self.delays.append(delay)
-                entry[1] = True
-            if p.window_start_days <= delay <= p.window_end_days:
-                day = int(d)
-                self.covered_by_day[day] += 1
-                self.covered_by_payer[payer, day] += 1
-                covered += 1
-            elif delay < p.window_start_days:
-                keep.append(entry)
-        pending[:] = keep
+        covered, n_delays = cover_doses(
+            pending.times,
+            pending.recorded,
+            pending.count,
+            pending.delays,
+            self.covered_by_day,
+            self.covered_by_payer,
+            self.window,
+            t,
+            i,
+            payer,
+        )
+        if n_delays:
+            self.delays.extend(pending.delays[:n_delays].tolist())
         return covered
 
     def closed_rate(self, t: float, width: int | None = None) -> float:

@@ -22,12 +22,12 @@ from mesa.time import Priority, Schedule
 from agents import clinical_rows
 from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
 from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
-from agents.patient import PathwayState, Patient, PatientEvent, Route
+from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOutcome
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
-from model import outcomes, postings
+from model import outcomes, postings, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.events import BucketedEventList
 from model.metrics import (
@@ -41,6 +41,7 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
+from model.sessions import ATTENDED, TherapyKernel
 from model.streams import DrawBlock, Streams
 
 DAYS_PER_QUARTER = 365.0 / 4.0
@@ -52,6 +53,7 @@ _DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BU
 # coordinated): the drug itself (paid to pharma) and intakes are neither side's biller.
 _BILLER_CODES = _DRUG_CODES | {Code.PSYCHOTHERAPY_90837, Code.CARE_COORDINATION}
 _PAYEE_ORDER = {kind: k for k, kind in enumerate(PartyKind)}
+_THERAPIST_ORG = _PAYEE_ORDER[PartyKind.THERAPIST] * 100_000_000  # + unique id: _track_billing
 
 
 class KetasimModel(mesa.Model):
@@ -116,6 +118,11 @@ class KetasimModel(mesa.Model):
         self.daily = DailyRecorder()
         self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
+        self._therapy = TherapyKernel(self.population.clinical, self.population, self.tally)
+        self._max_delay = scenario.metrics.max_delay_days
+        # A session's budget bits (payer, cash) by payer: see therapy_session.
+        self._session_bits: dict[Payer | None, tuple[int, int]] = {}
+        self._session_plans: dict[Payer | None, list[int]] = {}  # [by the payer, cash]
         self._patients: list[Patient | None] = [None] * n
 
         pp = scenario.patients
@@ -891,7 +898,7 @@ class KetasimModel(mesa.Model):
                 )
                 return True
             if payer is not None and within_cap and clinic.bills_therapy(payer):
-                patient.sessions_this_year[year] = used + 1
+                self.population.use_session(patient.idx, year, used + 1)
                 self._pay(
                     patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer
                 )
@@ -908,7 +915,7 @@ class KetasimModel(mesa.Model):
         if therapist is None:
             return False
         if within_cap and therapist.accepts(payer.kind):
-            patient.sessions_this_year[year] = used + 1
+            self.population.use_session(patient.idx, year, used + 1)
             self._pay(patient, t, code, PartyKind.THERAPIST, therapist, payer.allowed(code), payer)
             return True
         if patient.can_pay_cash:
@@ -916,22 +923,94 @@ class KetasimModel(mesa.Model):
             return True
         return False
 
+    def therapy_session(self, patient: Patient, therapist: Therapist, t: float) -> SessionOutcome:
+        """A booked session with ``therapist`` outside an integrated programme.
+
+        Attendance, who pays (as ``bill_session``: the payer within its cap and network, else
+        cash), the session's gains and the doses it covers (as ``record_session``) are one
+        compiled step (``model.sessions.attend_therapy``) on the population's arrays; the
+        payment and the care are then noted in the day's journals. A missed or unpaid session
+        changes nothing here (the patient handles it).
+        """
+        payer = patient.payer
+        bits = self._session_bits.get(payer)
+        if bits is None:
+            code = Code.PSYCHOTHERAPY_90837
+            # The budget of a payment's first claim (_claims_of_payment): the payer's for the
+            # code, and out of pocket in cash.
+            by_payer = 0 if payer is None else 1 << int(payer.silo_for(code))
+            bits = self._session_bits[payer] = (by_payer, 1 << int(Silo.OUT_OF_POCKET))
+        i = patient.idx
+        kernel = self._therapy
+        if kernel.stale():
+            kernel.bind()
+        outcome, by_payer, covered, n_delays = kernel.entry(
+            *kernel.arrays,
+            t,
+            i,
+            self.adherence_draws.next(),
+            patient.payer_kind,
+            -1 if payer is None else payer.n_session_cap,
+            payer is not None and payer.kind in therapist.in_network,
+            patient.can_pay_cash,
+            bits[0],
+            bits[1],
+            _THERAPIST_ORG + therapist.unique_id,
+        )
+        if outcome != ATTENDED:
+            return SessionOutcome(outcome)
+        # The kernel wrote who billed the therapy (the columns _track_billing keeps): the
+        # patient's memo of it is stale.
+        patient.therapy_billed_by = None
+        # The payment's plan: the payer's in-network fee or the cash rate, numbered the first
+        # time it is paid (as _pay would).
+        plans = self._session_plans.get(payer)
+        if plans is None:
+            plans = self._session_plans[payer] = [-1, -1]
+        plan = plans[0] if by_payer else plans[1]
+        if plan < 0:
+            code = Code.PSYCHOTHERAPY_90837
+            if by_payer:
+                plan = plans[0] = self._plan_for(
+                    code, PartyKind.THERAPIST, payer.allowed(code), payer
+                )
+            else:
+                usd = self.scenario.therapists.usd_cash_rate
+                plan = plans[1] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
+        # The payment and the care, noted as _note and _note_care do.
+        times, rows, plan_col, slots = self._journal
+        times.append(t)
+        rows.append(i)
+        plan_col.append(plan)
+        slots.append(self._slot_of[therapist])
+        tally = self.tally
+        tally.n_sessions += 1
+        if n_delays:
+            tally.delays.extend(self.population.pending.delays[:n_delays].tolist())
+        care_times, care_rows, doses_covered = self._care
+        care_times.append(t)
+        care_rows.append(i)
+        doses_covered.append(covered)
+        if self._post_at_once:
+            self._post_journal()
+        if not math.isnan(patient.therapy_requested_at):
+            tally.therapy_waits.append(t - patient.therapy_requested_at)
+            tally.n_waiting_for_therapy -= 1
+            patient.therapy_requested_at = math.nan
+        return SessionOutcome.ATTENDED
+
     # ------------------------------------------------------------------ tallies for agents
     def record_dose(self, patient: Patient, t: float) -> None:
         """A dose was given (counted with the day's care, ``_post_journal``)."""
         self._note_care(t, patient.idx, -1)
-        # Doses too old to be followed by a session are forgotten. The list is in dose order
-        # (appended as given; Tally.session keeps the order), so when its oldest entry is
-        # recent enough, all are.
-        pending = patient.pending_doses
-        horizon = self.scenario.metrics.max_delay_days
-        if pending and t - pending[0][0] > horizon:
-            pending[:] = [e for e in pending if t - e[0] <= horizon]
-        pending.append([t, False])
+        # Doses too old to be followed by a session are forgotten (PendingDoses.add).
+        self.population.pending.add(patient.idx, t, self._max_delay)
 
     def record_session(self, patient: Patient, t: float) -> None:
         """A therapy or integration session took place (counted with the day's care)."""
-        covered = self.tally.session(t, patient.pending_doses, int(patient.payer_kind))
+        covered = self.tally.session(
+            t, self.population.pending, patient.idx, int(patient.payer_kind)
+        )
         self._note_care(t, patient.idx, covered)
         if not math.isnan(patient.therapy_requested_at):
             self.tally.therapy_waits.append(t - patient.therapy_requested_at)
@@ -1051,6 +1130,7 @@ def warm_up_kernels() -> None:
     clinical_rows.warm_up()
     outcomes.warm_up()
     postings.warm_up()
+    sessions.warm_up()
 
 
 def run_scenario(

@@ -14,6 +14,7 @@ from agents.clinical_state import ClinicalState
 from agents.codes import PayerKind
 from agents.patient import CareCategory, DropReason, PathwayState
 from model.params import Scenario
+from model.sessions import SESSION_YEAR, SESSIONS_USED, PendingDoses
 from model.streams import Streams
 
 
@@ -69,6 +70,11 @@ class Population:
         self.therapy_silos = np.zeros(n, dtype=np.int8)
         self.split_orgs = np.zeros(n, dtype=bool)
         self.coordinated = np.zeros(n, dtype=bool)
+        # Therapy sessions covered in a calendar year (the payer's cap): the year and how many,
+        # and the doses not yet covered by a session (model/sessions.py).
+        self.sessions = np.zeros((2, n), dtype=np.int64)
+        self.sessions[SESSION_YEAR] = -1
+        self.pending = PendingDoses(n)
 
     # -- written at events ---------------------------------------------------------------
     def set_state(self, i: int, state: PathwayState, old: PathwayState) -> None:
@@ -83,6 +89,20 @@ class Population:
         self.state[i] = state
         if state is not PathwayState.NOT_SEEKING:
             self.sought[i] = True
+
+    def sessions_used(self, i: int, year: int) -> int:
+        """Row ``i``'s covered sessions in ``year``, the current calendar year of the run.
+
+        Only the latest year's count is kept: the clock never goes back, and a payer's cap
+        counts this year's sessions.
+        """
+        sessions = self.sessions
+        return int(sessions[SESSIONS_USED, i]) if sessions[SESSION_YEAR, i] == year else 0
+
+    def use_session(self, i: int, year: int, used: int) -> None:
+        """Row ``i`` has used ``used`` covered sessions in ``year``."""
+        self.sessions[SESSION_YEAR, i] = year
+        self.sessions[SESSIONS_USED, i] = used
 
     def record_drop_reason(self, i: int, reason: DropReason) -> None:
         """Remember why row ``i`` left (first reason wins)."""

@@ -189,7 +189,8 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     """The on-disk cache of the kernels must miss when ``clinical.py`` changes.
 
     Numba's own key is only the defining file (``clinical_rows.py``); the kernels compile
-    ``clinical.py``'s functions, so its hash is part of their cache's source stamp.
+    ``clinical.py``'s functions, so its hash is part of their cache's source stamp, and so is
+    ``clinical_rows.py``'s for the session kernel (``model/sessions.py``), which compiles both.
     """
     import hashlib
     from pathlib import Path
@@ -197,12 +198,15 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     from numba.core import caching
 
     from agents import clinical_rows as kernels
-    from model import outcomes
+    from model import outcomes, sessions
 
     assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
     locator = kernels.dose_row._cache._impl.locator
-    maths = hashlib.sha256(Path(cm.__file__).read_bytes()).hexdigest()
+    source = Path(cm.__file__).read_bytes() + Path(kernels.__file__).read_bytes()
+    maths = hashlib.sha256(source).hexdigest()
     assert locator.get_source_stamp()[1] == maths
+    # So is the session kernel, which compiles these kernels into its own code.
+    assert sessions.attend_therapy._cache._impl.locator.get_source_stamp()[1] == maths
     py_func, py_file = kernels.dose_row.py_func, kernels.__file__
     before = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths before")
     after = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths after")

@@ -199,18 +199,19 @@ def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
 
     # An error inside an event, after the session's payment was noted: the payments and care
     # made before it are posted, not lost.
-    clinical = model.population.clinical
-    sessions = {"n": 0}
-    session_row = clinical.session_row
+    from agents.patient import Patient
 
-    def fail_later(*args):
+    sessions = {"n": 0}
+    after_session = Patient._after_session
+
+    def fail_later(self, now):
         sessions["n"] += 1
         if sessions["n"] > 3:
             raise RuntimeError("boom")
-        return session_row(*args)
+        return after_session(self, now)
 
     monkeypatch.setattr(model.daily, "sample", lambda *args: None)
-    monkeypatch.setattr(clinical, "session_row", fail_later)
+    monkeypatch.setattr(Patient, "_after_session", fail_later)
     claims = model.ledger.n_claims
     with pytest.raises(RuntimeError, match="boom"):
         model.run_until(30.0)

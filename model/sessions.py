@@ -1,0 +1,315 @@
+"""A therapy session's common path, compiled, and the pending doses it covers.
+
+A 100,000-patient year has about a quarter of a million therapy sessions. Each one checks
+attendance against the patient's acute relief, bills the session (the payer within its cap and
+network, else cash), applies the session's layer gains, and counts which of the patient's recent
+doses it covered: about 8 us of Python in a dozen calls. ``attend_therapy`` does all of that in
+one compiled call for a session outside an integrated programme, the common case; the Python of
+``KetasimModel.therapy_session`` around it only notes the payment and the care in the day's
+journals (model/postings.py) and books the next session. What is rare (a missed session, nobody
+paying, a programme's integration session) stays in Python and reads the same arrays.
+
+The arithmetic is the Python's, in the same order (``tests/test_sessions.py`` runs both over
+random histories and requires the same state to the bit), so runs are unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+from numba import njit
+
+from agents import clinical as cm
+from agents import clinical_rows as rows
+from agents.patient import SessionOutcome
+
+# A session's outcome (``attend_therapy``'s first value), as plain ints for compiled code.
+ATTENDED = int(SessionOutcome.ATTENDED)
+MISSED = int(SessionOutcome.MISSED)
+UNPAID = int(SessionOutcome.UNPAID)
+
+# Rows of a population's ``sessions`` array: each patient's covered sessions in a calendar year.
+SESSION_YEAR, SESSIONS_USED = 0, 1
+
+# Pending doses a patient has room for before ``PendingDoses.grow`` (doses come days apart and
+# are forgotten a ``max_delay_days`` after, so a few; the room doubles when it runs out).
+PENDING_WIDTH = 8
+
+# The kernels below compile clinical_rows' and clinical's functions into their own code, so their
+# on-disk cache is keyed on those files too.
+_CACHE = rows.key_cache_on_maths(__name__)
+
+
+class PendingDoses:
+    """Each patient's doses not yet covered by a session, in the order they were given.
+
+    Row ``i`` holds ``count[i]`` entries: a dose's time and whether the delay to the first
+    session after it has been recorded (``Tally.delays``).
+    """
+
+    def __init__(self, n: int, width: int = PENDING_WIDTH) -> None:
+        self.times = np.zeros((n, width))
+        self.recorded = np.zeros((n, width), dtype=np.bool_)
+        self.count = np.zeros(n, dtype=np.int64)
+        # A session's newly recorded delays, handed back to Python (at most one per entry).
+        self.delays = np.zeros(width)
+
+    def __len__(self) -> int:
+        return self.count.size
+
+    def of(self, i: int) -> list[tuple[float, bool]]:
+        """Row ``i``'s pending doses as ``(time, delay recorded)``, oldest first."""
+        k = int(self.count[i])
+        return [
+            (float(t), bool(r))
+            for t, r in zip(self.times[i, :k], self.recorded[i, :k], strict=True)
+        ]
+
+    def grow(self) -> None:
+        """Double every row's room (the entries are kept)."""
+        n, width = self.times.shape
+        times = np.zeros((n, 2 * width))
+        recorded = np.zeros((n, 2 * width), dtype=np.bool_)
+        times[:, :width] = self.times
+        recorded[:, :width] = self.recorded
+        self.times, self.recorded = times, recorded
+        self.delays = np.zeros(2 * width)
+
+    def add(self, i: int, t: float, horizon: float) -> None:
+        """A dose at ``t``: forget doses more than ``horizon`` days old, then note this one."""
+        while not note_dose(self.times, self.recorded, self.count, i, t, horizon):
+            self.grow()
+
+
+@njit(cache=_CACHE)
+def note_dose(times, recorded, count, i, t, horizon):
+    """Note a dose of row ``i`` at ``t`` after forgetting those more than ``horizon`` days old.
+
+    The entries are in dose order, so when the oldest is recent enough all are. Returns False,
+    having only forgotten, when the row has no room left (grow it and call again).
+    """
+    k = count[i]
+    if k > 0 and t - times[i, 0] > horizon:
+        kept = 0
+        for j in range(k):
+            if t - times[i, j] <= horizon:
+                times[i, kept] = times[i, j]
+                recorded[i, kept] = recorded[i, j]
+                kept += 1
+        k = kept
+        count[i] = k
+    if k == times.shape[1]:
+        return False
+    times[i, k] = t
+    recorded[i, k] = False
+    count[i] = k + 1
+    return True
+
+
+@njit(cache=_CACHE)
+def cover_doses(
+    times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
+):
+    """Count a session at ``t`` against row ``i``'s pending doses (``Tally.session``).
+
+    The first session after a dose records its delay (when within ``window[2]``, the largest
+    delay counted) into ``delays``; a session inside the window ``window[0]..window[1]`` days
+    after a dose covers it (counted by the dose's day and the patient's payer); a session before
+    the window leaves the dose pending so that a later one can still cover it. Returns the doses
+    covered and how many delays were written.
+    """
+    start, end, max_delay = window[0], window[1], window[2]
+    covered = 0
+    n_delays = 0
+    kept = 0
+    for j in range(count[i]):
+        d = times[i, j]
+        done = recorded[i, j]
+        delay = t - d
+        if delay < 0.0:
+            times[i, kept] = d
+            recorded[i, kept] = done
+            kept += 1
+            continue
+        if not done:
+            if delay <= max_delay:
+                delays[n_delays] = delay
+                n_delays += 1
+            done = True
+        if start <= delay <= end:
+            day = int(d)
+            covered_by_day[day] += 1
+            covered_by_payer[payer, day] += 1
+            covered += 1
+        elif delay < start:
+            times[i, kept] = d
+            recorded[i, kept] = done
+            kept += 1
+    count[i] = kept
+    return covered, n_delays
+
+
+@njit(cache=_CACHE)
+def attend_therapy(
+    f,
+    n_course,
+    ring,
+    params,
+    adherence,
+    sessions,
+    orgs,
+    silos,
+    split,
+    times,
+    recorded,
+    count,
+    delays,
+    covered_by_day,
+    covered_by_payer,
+    window,
+    t,
+    i,
+    draw,
+    payer,
+    cap,
+    in_network,
+    can_pay_cash,
+    bit_network,
+    bit_cash,
+    org,
+):
+    """A booked session outside an integrated programme, for row ``i`` at ``t``.
+
+    Attendance (``draw`` against ``p_attend``), then who pays: the payer while the year's
+    covered sessions are under ``cap`` (-1 for a patient without one) and the therapist is in
+    its network (``in_network``), else the patient in cash when they can, else nobody.
+    ``payer`` is the patient's coverage (a ``PayerKind``, uninsured included) for the counts of
+    covered doses. A paid
+    session is tracked as billed by ``org`` to the budget bit of its payment (the ``orgs``,
+    ``silos`` and ``split`` columns, as ``KetasimModel._track_billing``), its gains applied
+    (``session_row``) and its covered doses counted (``cover_doses``).
+
+    Returns:
+        ``(outcome, paid by the payer, doses covered, delays written)``; a missed or unpaid
+        session changes nothing.
+    """
+    p = params[0]
+    relief = rows.row_relief(f, n_course, p, t, i)
+    if draw >= cm.p_attend(adherence[i], relief, False, p):
+        return MISSED, False, 0, 0
+    year = int(t // 365.0)
+    used = sessions[SESSIONS_USED, i] if sessions[SESSION_YEAR, i] == year else 0
+    by_payer = used < cap and in_network
+    if by_payer:
+        sessions[SESSION_YEAR, i] = year
+        sessions[SESSIONS_USED, i] = used + 1
+        bit = bit_network
+    elif can_pay_cash:
+        bit = bit_cash
+    else:
+        return UNPAID, False, 0, 0
+    if orgs[i] >= 0 and orgs[i] != org:
+        split[i] = True
+    orgs[i] = org
+    silos[i] |= bit
+    rows.row_session(f, ring, p, t, i, relief)
+    covered, n_delays = cover_doses(
+        times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
+    )
+    return ATTENDED, by_payer, covered, n_delays
+
+
+@functools.cache
+def _entry(signature: tuple):
+    """``attend_therapy`` compiled for ``signature`` (loaded from the on-disk cache when there).
+
+    Called through this entry point, not the dispatcher, which would work out the types of
+    every argument at each call (see ``clinical_rows.row_kernels``).
+    """
+    return attend_therapy.compile(signature)
+
+
+class TherapyKernel:
+    """``attend_therapy``'s compiled entry point and the run's arrays it takes, in order.
+
+    The caller passes ``*arrays`` and then the scalar arguments to ``entry`` (one Python call
+    fewer than a method around it), after ``bind`` when ``stale``: at the first session, and
+    again after the pending doses grow. A pickle or copy of the model leaves the bound arrays
+    and the entry point behind and binds again at its first session.
+    """
+
+    def __init__(self, clinical, population, tally) -> None:
+        self._clinical = clinical
+        self._population = population
+        self._tally = tally
+        self.arrays: tuple = ()
+        self.entry = None
+        self._times = None  # the pending doses' times the arrays were bound with
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(arrays=(), entry=None, _times=None)
+        return state
+
+    def stale(self) -> bool:
+        """Whether ``bind`` must run before the next call."""
+        return self._population.pending.times is not self._times
+
+    def bind(self) -> None:
+        """Read the arrays and find the entry point compiled for their types."""
+        c, pop, tally = self._clinical, self._population, self._tally
+        pending = pop.pending
+        self.arrays = (
+            c.floats,
+            c.n_course,
+            c.dose_ring,
+            c.params_record,
+            pop.adherence,
+            pop.sessions,
+            pop.therapy_org,
+            pop.therapy_silos,
+            pop.split_orgs,
+            pending.times,
+            pending.recorded,
+            pending.count,
+            pending.delays,
+            tally.covered_by_day,
+            tally.covered_by_payer,
+            tally.window,
+        )
+        self._times = pending.times
+        self.entry = _entry(tuple(numba.typeof(a) for a in self.arrays) + _SCALARS)
+
+
+_f8, _i8, _b1 = numba.float64, numba.int64, numba.boolean
+# The types of attend_therapy's scalar arguments, t to org.
+_SCALARS = (_f8, _i8, _f8, _i8, _i8, _b1, _b1, _i8, _i8, _i8)
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile (or load) the kernels once per process, for the arrays a run binds."""
+    from model.population import Population  # noqa: F401  (the types below are its arrays')
+
+    f = np.zeros((rows.N_FLOAT_FIELDS, 1))
+    f[rows.T_LAST_DOSE] = np.nan
+    n_course = np.zeros(1, dtype=np.int32)
+    ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
+    params = rows.param_record(cm.ClinicalParams())
+    pending = PendingDoses(1)
+    sessions = np.full((2, 1), -1, dtype=np.int64)
+    orgs = np.full(1, -1, dtype=np.int64)
+    silos = np.zeros(1, dtype=np.int8)
+    split = np.zeros(1, dtype=bool)
+    by_day = np.zeros(4, dtype=np.int64)
+    by_payer = np.zeros((4, 4), dtype=np.int64)
+    window = np.array([0.5, 7.0, 60.0])
+    pending.add(0, 1.0, 60.0)
+    args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
+    args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
+    args += (window,)
+    _entry(tuple(numba.typeof(a) for a in args) + _SCALARS)(
+        *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7
+    )
