@@ -977,26 +977,13 @@ class KetasimModel(mesa.Model):
             else:
                 usd = self.scenario.therapists.usd_cash_rate
                 plan = plans[1] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
-        # The payment and the care, noted as _note and _note_care do.
-        times, rows, plan_col, slots = self._journal
-        times.append(t)
-        rows.append(i)
-        plan_col.append(plan)
-        slots.append(self._slot_of[therapist])
+        self._note(t, i, plan, self._slot_of[therapist])
         tally = self.tally
         tally.n_sessions += 1
         if n_delays:
             tally.delays.extend(self.population.pending.delays[:n_delays].tolist())
-        care_times, care_rows, doses_covered = self._care
-        care_times.append(t)
-        care_rows.append(i)
-        doses_covered.append(covered)
-        if self._post_at_once:
-            self._post_journal()
-        if not math.isnan(patient.therapy_requested_at):
-            tally.therapy_waits.append(t - patient.therapy_requested_at)
-            tally.n_waiting_for_therapy -= 1
-            patient.therapy_requested_at = math.nan
+        self._note_care(t, i, covered)
+        self._end_therapy_wait(patient, t)
         return SessionOutcome.ATTENDED
 
     # ------------------------------------------------------------------ tallies for agents
@@ -1012,6 +999,10 @@ class KetasimModel(mesa.Model):
             t, self.population.pending, patient.idx, int(patient.payer_kind)
         )
         self._note_care(t, patient.idx, covered)
+        self._end_therapy_wait(patient, t)
+
+    def _end_therapy_wait(self, patient: Patient, t: float) -> None:
+        """A session at ``t`` ends the patient's wait for a first session, if they waited."""
         if not math.isnan(patient.therapy_requested_at):
             self.tally.therapy_waits.append(t - patient.therapy_requested_at)
             self.tally.n_waiting_for_therapy -= 1
