@@ -732,11 +732,20 @@ class Patient(mesa.Agent):
         now = model._time  # ``model.time`` without its descriptor (see _schedule)
         therapist = self.therapist
         if not self.integrated_sessions and therapist is not None:
-            # Outside a programme, the common case: attendance, payment, gains and the doses
-            # covered in one compiled step (model/sessions.py).
-            outcome = model.therapy_session(self, therapist, now)
+            # Outside a programme, the common case: attendance, payment, gains, the doses
+            # covered and the next booking in one compiled step (model/sessions.py), which
+            # does what _after_session would for a session outside a programme.
+            left = self.sessions_left - 1
+            book_from = now + self.params.dur_session_interval_days if left > 0 else math.nan
+            outcome, at = model.therapy_session(self, therapist, now, book_from)
             if outcome is SessionOutcome.ATTENDED:
-                self._after_session(now)
+                self.sessions_left = left
+                if left <= 0:
+                    self._stop_therapy()
+                elif at == at:
+                    self._session_event = self._schedule(self.attend_session, at)
+                else:  # the free week lies past the week book's end: it widens
+                    self._book_next_session(book_from)
                 return
             if outcome is SessionOutcome.UNPAID:
                 self._stop_therapy(DropReason.COST)

@@ -13,6 +13,7 @@ from bisect import bisect_left
 from typing import Annotated
 
 import mesa
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.codes import Code, PayerKind
@@ -108,6 +109,25 @@ class TherapistParams(BaseModel):
     )
 
 
+class WeekBook:
+    """Sessions booked by week for a set of therapists: a row each, a column a week from 0.
+
+    One array for all of them, so that compiled code can book a session
+    (``model.sessions.attend_therapy``); it widens when a booking reaches past its last week.
+    """
+
+    def __init__(self, rows: int, weeks: int) -> None:
+        self.counts = np.zeros((rows, max(weeks, 1)), dtype=np.int64)
+
+    def reach(self, week: int) -> None:
+        """Make room up to ``week`` (at least doubling the width, so widening is rare)."""
+        rows, width = self.counts.shape
+        if week >= width:
+            wider = np.zeros((rows, max(2 * width, week + 1)), dtype=np.int64)
+            wider[:, :width] = self.counts
+            self.counts = wider
+
+
 class Therapist(mesa.Agent):
     """A psychotherapist with a weekly booking book.
 
@@ -116,15 +136,30 @@ class Therapist(mesa.Agent):
         in_network: Payer kinds whose network it has joined.
         trained: Whether it is trained in ketamine integration.
         integration_sessions: Integration sessions given in the current year.
+        weeks: The week book this therapist's bookings are kept in, at row ``row``.
     """
 
-    def __init__(self, model: mesa.Model, reservation_rate: float, trained: bool) -> None:
+    def __init__(
+        self,
+        model: mesa.Model,
+        reservation_rate: float,
+        trained: bool,
+        weeks: WeekBook | None = None,
+        row: int = 0,
+    ) -> None:
         super().__init__(model)
         self.reservation_rate = reservation_rate
         self.trained = trained
         self.in_network: set[PayerKind] = set()
-        self.booked: dict[int, int] = {}
+        self.weeks = WeekBook(1, 1) if weeks is None else weeks
+        self.row = row
         self.integration_sessions = 0
+
+    @property
+    def booked(self) -> dict[int, int]:
+        """Sessions booked by week, for the weeks with any (a copy: ``book`` books)."""
+        counts = self.weeks.counts[self.row]
+        return {int(week): int(counts[week]) for week in np.flatnonzero(counts)}
 
     @property
     def revenue(self) -> float:
@@ -148,14 +183,22 @@ class Therapist(mesa.Agent):
     def next_free_slot(self, earliest: float) -> float:
         """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
         week = int(earliest // DAYS_PER_WEEK)
-        while self.booked.get(week, 0) >= self.capacity:
+        cap = self.capacity
+        book = self.weeks
+        while True:
+            if week >= book.counts.shape[1]:
+                book.reach(week)
+            if book.counts[self.row, week] < cap:
+                return max(earliest, week * DAYS_PER_WEEK)
             week += 1
-        return max(earliest, week * DAYS_PER_WEEK)
 
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
-        self.booked[week] = self.booked.get(week, 0) + 1
+        book = self.weeks
+        if week >= book.counts.shape[1]:
+            book.reach(week)
+        book.counts[self.row, week] += 1
         pool = self.model.pool
         if pool is not None:
             pool.note_booking(self, week)
@@ -163,11 +206,17 @@ class Therapist(mesa.Agent):
     def release(self, at: float) -> None:
         """Give back a slot that will not be used."""
         week = int(at // DAYS_PER_WEEK)
-        if self.booked.get(week, 0) > 0:
-            self.booked[week] -= 1
+        counts = self.weeks.counts
+        if week < counts.shape[1] and counts[self.row, week] > 0:
+            counts[self.row, week] -= 1
             pool = self.model.pool
             if pool is not None:
                 pool.note_release(self, week)
+
+    def booked_in(self, week: int) -> int:
+        """Sessions booked in ``week``."""
+        counts = self.weeks.counts
+        return int(counts[self.row, week]) if 0 <= week < counts.shape[1] else 0
 
     def waitlist_days(self, now: float) -> float:
         """Days until this therapist's next free slot."""
@@ -204,9 +253,6 @@ class Therapist(mesa.Agent):
             Whether this therapist trained now.
         """
         tp = self.model.scenario.therapists
-        self.booked = {
-            w: c for w, c in self.booked.items() if w * DAYS_PER_WEEK >= self.model.time - 7
-        }
         if self.trained or not self.model.scenario.policy.therapy_available:
             return False
         per_therapist = min(demand / (n_trained + 1), 52.0 * self.capacity)
@@ -248,7 +294,7 @@ class TherapistPool:
         lists = self._weeks.get(week)
         if lists is None:
             cap = self._capacity
-            free = [k for k, t in enumerate(self.therapists) if t.booked.get(week, 0) < cap]
+            free = [k for k, t in enumerate(self.therapists) if t.booked_in(week) < cap]
             trained = [k for k in free if self.therapists[k].trained]
             lists = self._weeks[week] = (free, trained)
         return lists
@@ -268,7 +314,7 @@ class TherapistPool:
     def note_booking(self, therapist: Therapist, week: int) -> None:
         """A slot was taken: drop the therapist from the week's lists once full."""
         lists = self._weeks.get(week)
-        if lists is None or therapist.booked.get(week, 0) < self._capacity:
+        if lists is None or therapist.booked_in(week) < self._capacity:
             return
         k = self._position[therapist]
         for positions in lists:
@@ -279,7 +325,7 @@ class TherapistPool:
     def note_release(self, therapist: Therapist, week: int) -> None:
         """A slot was given back: the therapist is free again in that week."""
         lists = self._weeks.get(week)
-        if lists is None or therapist.booked.get(week, 0) >= self._capacity:
+        if lists is None or therapist.booked_in(week) >= self._capacity:
             return
         k = self._position[therapist]
         for positions, wanted in zip(lists, (True, therapist.trained), strict=True):

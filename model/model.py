@@ -26,7 +26,7 @@ from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOu
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
-from agents.therapist import Therapist, TherapistPool, draw_reservation
+from agents.therapist import DAYS_PER_WEEK, Therapist, TherapistPool, WeekBook, draw_reservation
 from model import outcomes, postings, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.events import BucketedEventList
@@ -118,7 +118,6 @@ class KetasimModel(mesa.Model):
         self.daily = DailyRecorder()
         self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
-        self._therapy = TherapyKernel(self.population.clinical, self.population, self.tally)
         self._max_delay = scenario.metrics.max_delay_days
         # A session's budget bits (payer, cash) by payer: see therapy_session.
         self._session_bits: dict[Payer | None, tuple[int, int]] = {}
@@ -139,6 +138,8 @@ class KetasimModel(mesa.Model):
         self.prescribers = self._make_prescribers(n)
         self.pool: TherapistPool | None = None
         self.therapists = self._make_therapists(n)
+        weeks = self.therapists[0].weeks if self.therapists else WeekBook(0, 1)
+        self._therapy = TherapyKernel(self.population.clinical, self.population, self.tally, weeks)
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
@@ -209,7 +210,12 @@ class KetasimModel(mesa.Model):
         rng = self.streams["institutions"]
         count = max(1, round(tp.n_per_1000_patients * n / 1000.0 * policy.rel_therapist_supply))
         n_trained = round(count * tp.p_trained_initial)
-        return [Therapist(self, draw_reservation(rng, tp), k < n_trained) for k in range(count)]
+        # A run's bookings reach a few weeks past its end; the book widens if they reach further.
+        weeks = WeekBook(count, math.ceil(self.days / DAYS_PER_WEEK) + 8)
+        return [
+            Therapist(self, draw_reservation(rng, tp), k < n_trained, weeks, k)
+            for k in range(count)
+        ]
 
     def _draw_arrivals(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """When each person starts seeking care (inf: not within the run)."""
@@ -923,14 +929,22 @@ class KetasimModel(mesa.Model):
             return True
         return False
 
-    def therapy_session(self, patient: Patient, therapist: Therapist, t: float) -> SessionOutcome:
+    def therapy_session(
+        self, patient: Patient, therapist: Therapist, t: float, book_from: float
+    ) -> tuple[SessionOutcome, float]:
         """A booked session with ``therapist`` outside an integrated programme.
 
         Attendance, who pays (as ``bill_session``: the payer within its cap and network, else
-        cash), the session's gains and the doses it covers (as ``record_session``) are one
-        compiled step (``model.sessions.attend_therapy``) on the population's arrays; the
-        payment and the care are then noted in the day's journals. A missed or unpaid session
-        changes nothing here (the patient handles it).
+        cash), the session's gains, the doses it covers (as ``record_session``) and, unless
+        ``book_from`` is NaN, the booking of the next session with the same therapist from
+        then on are one compiled step (``model.sessions.attend_therapy``) on the population's
+        arrays and the therapists' week book; the payment and the care are then noted in the
+        day's journals. A missed or unpaid session changes nothing here (the patient handles
+        it).
+
+        Returns:
+            What came of the session, and the next session's time: NaN when none was to be
+            booked, or when the book must widen first (``Therapist.book`` does that).
         """
         payer = patient.payer
         bits = self._session_bits.get(payer)
@@ -944,7 +958,7 @@ class KetasimModel(mesa.Model):
         kernel = self._therapy
         if kernel.stale():
             kernel.bind()
-        outcome, by_payer, covered, n_delays = kernel.entry(
+        outcome, by_payer, covered, n_delays, at, filled = kernel.entry(
             *kernel.arrays,
             t,
             i,
@@ -956,9 +970,14 @@ class KetasimModel(mesa.Model):
             bits[0],
             bits[1],
             _THERAPIST_ORG + therapist.unique_id,
+            therapist.row,
+            therapist.capacity,
+            book_from,
         )
         if outcome != ATTENDED:
-            return SessionOutcome(outcome)
+            return SessionOutcome(outcome), math.nan
+        if filled:
+            self.pool.note_booking(therapist, int(at // DAYS_PER_WEEK))
         # The kernel wrote who billed the therapy (the columns _track_billing keeps): the
         # patient's memo of it is stale.
         patient.therapy_billed_by = None
@@ -984,7 +1003,7 @@ class KetasimModel(mesa.Model):
             tally.delays.extend(self.population.pending.delays[:n_delays].tolist())
         self._note_care(t, i, covered)
         self._end_therapy_wait(patient, t)
-        return SessionOutcome.ATTENDED
+        return SessionOutcome.ATTENDED, at
 
     # ------------------------------------------------------------------ tallies for agents
     def record_dose(self, patient: Patient, t: float) -> None:

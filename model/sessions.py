@@ -20,6 +20,7 @@ import functools
 import numba
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from agents import clinical as cm
 from agents import clinical_rows as rows
@@ -169,6 +170,7 @@ def attend_therapy(
     covered_by_day,
     covered_by_payer,
     window,
+    weeks,
     t,
     i,
     draw,
@@ -179,6 +181,9 @@ def attend_therapy(
     bit_network,
     bit_cash,
     org,
+    therapist,
+    capacity,
+    book_from,
 ):
     """A booked session outside an integrated programme, for row ``i`` at ``t``.
 
@@ -191,14 +196,20 @@ def attend_therapy(
     ``silos`` and ``split`` columns, as ``KetasimModel._track_billing``), its gains applied
     (``session_row``) and its covered doses counted (``cover_doses``).
 
+    Unless ``book_from`` is NaN, the next session is then booked with the therapist (row
+    ``therapist`` of the week book ``weeks``, ``capacity`` sessions a week): the first week
+    from ``book_from`` on with a free slot (``Therapist.next_free_slot`` and ``book``).
+
     Returns:
-        ``(outcome, paid by the payer, doses covered, delays written)``; a missed or unpaid
-        session changes nothing.
+        ``(outcome, paid by the payer, doses covered, delays written, next session's time,
+        whether its week is now full)``; the time is NaN when no session was to be booked, or
+        when the free week lies past the book's last (the caller widens the book and books).
+        A missed or unpaid session changes nothing.
     """
     p = params[0]
     relief = rows.row_relief(f, n_course, p, t, i)
     if draw >= cm.p_attend(adherence[i], relief, False, p):
-        return MISSED, False, 0, 0
+        return MISSED, False, 0, 0, np.nan, False
     year = int(t // 365.0)
     used = sessions[SESSIONS_USED, i] if sessions[SESSION_YEAR, i] == year else 0
     by_payer = used < cap and in_network
@@ -209,7 +220,7 @@ def attend_therapy(
     elif can_pay_cash:
         bit = bit_cash
     else:
-        return UNPAID, False, 0, 0
+        return UNPAID, False, 0, 0, np.nan, False
     if orgs[i] >= 0 and orgs[i] != org:
         split[i] = True
     orgs[i] = org
@@ -218,7 +229,30 @@ def attend_therapy(
     covered, n_delays = cover_doses(
         times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
     )
-    return ATTENDED, by_payer, covered, n_delays
+    at, filled = book_week(weeks, therapist, capacity, book_from)
+    return ATTENDED, by_payer, covered, n_delays, at, filled
+
+
+@register_jitable
+def book_week(weeks, row, capacity, earliest):
+    """Book row ``row``'s first week with a free slot from ``earliest`` on; returns its time.
+
+    As ``Therapist.next_free_slot`` then ``book``: the time is ``earliest`` in its own week, else
+    the start of the free week; also whether that week is now full. NaN (nothing booked) when
+    ``earliest`` is NaN or the free week lies past the last column.
+    """
+    if earliest != earliest:
+        return np.nan, False
+    week = int(earliest // 7.0)
+    width = weeks.shape[1]
+    while week < width and weeks[row, week] >= capacity:
+        week += 1
+    if week >= width:
+        return np.nan, False
+    start = week * 7.0
+    at = earliest if earliest > start else start
+    weeks[row, week] += 1
+    return at, weeks[row, week] >= capacity
 
 
 @functools.cache
@@ -236,26 +270,31 @@ class TherapyKernel:
 
     The caller passes ``*arrays`` and then the scalar arguments to ``entry`` (one Python call
     fewer than a method around it), after ``bind`` when ``stale``: at the first session, and
-    again after the pending doses grow. A pickle or copy of the model leaves the bound arrays
-    and the entry point behind and binds again at its first session.
+    again after the pending doses grow or the week book widens. A pickle or copy of the model
+    leaves the bound arrays and the entry point behind and binds again at its first session.
     """
 
-    def __init__(self, clinical, population, tally) -> None:
+    def __init__(self, clinical, population, tally, weeks) -> None:
         self._clinical = clinical
         self._population = population
         self._tally = tally
+        self._weeks = weeks  # the therapists' WeekBook
         self.arrays: tuple = ()
         self.entry = None
         self._times = None  # the pending doses' times the arrays were bound with
+        self._counts = None  # and the week book's counts
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(arrays=(), entry=None, _times=None)
+        state.update(arrays=(), entry=None, _times=None, _counts=None)
         return state
 
     def stale(self) -> bool:
         """Whether ``bind`` must run before the next call."""
-        return self._population.pending.times is not self._times
+        return (
+            self._population.pending.times is not self._times
+            or self._weeks.counts is not self._counts
+        )
 
     def bind(self) -> None:
         """Read the arrays and find the entry point compiled for their types."""
@@ -278,14 +317,16 @@ class TherapyKernel:
             tally.covered_by_day,
             tally.covered_by_payer,
             tally.window,
+            self._weeks.counts,
         )
         self._times = pending.times
+        self._counts = self._weeks.counts
         self.entry = _entry(tuple(numba.typeof(a) for a in self.arrays) + _SCALARS)
 
 
 _f8, _i8, _b1 = numba.float64, numba.int64, numba.boolean
-# The types of attend_therapy's scalar arguments, t to org.
-_SCALARS = (_f8, _i8, _f8, _i8, _i8, _b1, _b1, _i8, _i8, _i8)
+# The types of attend_therapy's scalar arguments, t to book_from.
+_SCALARS = (_f8, _i8, _f8, _i8, _i8, _b1, _b1, _i8, _i8, _i8, _i8, _i8, _f8)
 
 
 @functools.cache
@@ -309,7 +350,7 @@ def warm_up() -> None:
     pending.add(0, 1.0, 60.0)
     args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
     args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
-    args += (window,)
+    args += (window, np.zeros((1, 2), dtype=np.int64))
     _entry(tuple(numba.typeof(a) for a in args) + _SCALARS)(
-        *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7
+        *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7, 0, 6, 3.0
     )

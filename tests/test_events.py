@@ -197,21 +197,23 @@ def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
         model.run_until(20.0)
     assert gc.isenabled()
 
-    # An error inside an event, after the session's payment was noted: the payments and care
+    # An error inside an event, after a dose's or session's payment was noted: the payments and care
     # made before it are posted, not lost.
-    from agents.patient import Patient
+    from model.model import KetasimModel
 
-    sessions = {"n": 0}
-    after_session = Patient._after_session
+    noted = {"n": 0}
+    note_care = KetasimModel._note_care
 
-    def fail_later(self, now):
-        sessions["n"] += 1
-        if sessions["n"] > 3:
+    def fail_later(self, *args):
+        # Care is noted after the dose's or session's payment: the fourth fails after its
+        # payment was noted.
+        noted["n"] += 1
+        if noted["n"] > 3:
             raise RuntimeError("boom")
-        return after_session(self, now)
+        return note_care(self, *args)
 
     monkeypatch.setattr(model.daily, "sample", lambda *args: None)
-    monkeypatch.setattr(Patient, "_after_session", fail_later)
+    monkeypatch.setattr(KetasimModel, "_note_care", fail_later)
     claims = model.ledger.n_claims
     with pytest.raises(RuntimeError, match="boom"):
         model.run_until(30.0)

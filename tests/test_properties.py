@@ -329,7 +329,7 @@ def _corrupt_patient_spend(m):
 
 
 def _corrupt_booking(m):
-    m.therapists[0].booked[999] = -1
+    m.therapists[0].weeks.counts[0, 3] = -1
 
 
 def _corrupt_chair_hours(m):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from array import array
 from types import SimpleNamespace
 
@@ -92,17 +93,21 @@ def test_pending_doses_and_their_cover_match_the_python_lists(seed):
     assert ref_day.sum() > 0, "some doses should have been covered"
 
 
-def _python_session(self, patient, therapist, t):
+def _python_session(self, patient, therapist, t, book_from):
     """``KetasimModel.therapy_session`` done the way it was before: the Python methods."""
     relief = self.population.clinical.relief_row(t, patient.idx)
     p = cm.p_attend(patient.adherence, relief, False, self.scenario.clinical)
     if self.adherence_draws.next() >= p:
-        return SessionOutcome.MISSED
+        return SessionOutcome.MISSED, math.nan
     if not self.bill_session(patient, t):
-        return SessionOutcome.UNPAID
+        return SessionOutcome.UNPAID, math.nan
     self.population.clinical.session_row(t, patient.idx, relief)
     self.record_session(patient, t)
-    return SessionOutcome.ATTENDED
+    if math.isnan(book_from):
+        return SessionOutcome.ATTENDED, math.nan
+    at = therapist.next_free_slot(book_from)
+    therapist.book(at)
+    return SessionOutcome.ATTENDED, at
 
 
 def _fingerprint(model) -> str:
@@ -122,10 +127,10 @@ def test_compiled_sessions_run_as_the_python_did(preset, monkeypatch):
     counts = {}
     original = KetasimModel.therapy_session
 
-    def counted(self, patient, therapist, t):
-        outcome = original(self, patient, therapist, t)
+    def counted(self, patient, therapist, t, book_from):
+        outcome, at = original(self, patient, therapist, t, book_from)
         counts[outcome] = counts.get(outcome, 0) + 1
-        return outcome
+        return outcome, at
 
     monkeypatch.setattr(KetasimModel, "therapy_session", counted)
     counted_run = build(preset, n_patients=1500, days=300, seed=3)
@@ -158,20 +163,37 @@ def test_an_unpaid_session_stops_therapy_for_cost(monkeypatch):
         model.population.sessions.copy(),
         model.population.therapy_org.copy(),
         model.population.clinical.floats.copy(),
+        patient.therapist.weeks.counts.copy(),
         len(model._journal[0]),
         model.tally.n_sessions,
     )
     # Always attends.
     monkeypatch.setattr(model, "adherence_draws", SimpleNamespace(next=lambda: 0.0))
-    assert model.therapy_session(patient, patient.therapist, model.time) is SessionOutcome.UNPAID
+    outcome, at = model.therapy_session(patient, patient.therapist, model.time, model.time + 7)
+    assert outcome is SessionOutcome.UNPAID and math.isnan(at)
     after = (
         model.population.sessions,
         model.population.therapy_org,
         model.population.clinical.floats,
+        patient.therapist.weeks.counts,
     )
-    for old, new in zip(before[:3], after, strict=True):
+    for old, new in zip(before[:4], after, strict=True):
         assert np.array_equal(old, new, equal_nan=True)
-    assert (len(model._journal[0]), model.tally.n_sessions) == before[3:]
+    assert (len(model._journal[0]), model.tally.n_sessions) == before[4:]
     # The patient's own handler then stops therapy for cost.
     patient.attend_session()
     assert not patient.therapy_ongoing and patient.sessions_left == 0
+
+
+def test_a_week_book_one_week_wide_widens_and_changes_nothing():
+    """Bookings past the week book's end widen it, in Python and from the compiled step."""
+    ours = build("therapy_parity", n_patients=1500, days=200, seed=6)
+    weeks = ours.therapists[0].weeks
+    rows = weeks.counts.shape[0]
+    weeks.counts = np.zeros((rows, 1), dtype=np.int64)  # before anything is booked
+    ours.run()
+    assert weeks.counts.shape[1] > 200 / 7, "the book should have widened"
+    assert all(t.weeks is weeks for t in ours.therapists)
+    theirs = build("therapy_parity", n_patients=1500, days=200, seed=6)
+    theirs.run()
+    assert _fingerprint(ours) == _fingerprint(theirs)
