@@ -215,7 +215,12 @@ def severity_row(f, n_course, params, t, i):
 @njit(cache=_CACHE)
 def dose_row(f, n_course, ring, params, t, i, rel_relief):
     """A dose at time ``t`` for row ``i``: drift, relief, course count, gain, dose ring."""
-    p = params[0]
+    row_dose(f, n_course, ring, params[0], t, i, rel_relief)
+
+
+@register_jitable
+def row_dose(f, n_course, ring, p, t, i, rel_relief):
+    """``dose_row`` with the parameters as a record (for other compiled callers)."""
     b, _, _ = _advance(f, p, t, i)
     last = f[T_LAST_DOSE, i]
     relief_now = row_relief(f, n_course, p, t, i)

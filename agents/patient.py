@@ -592,19 +592,25 @@ class Patient(mesa.Agent):
                 else DropReason.DISENGAGEMENT
             )
             return
-        self.model.population.clinical.dose_row(now, self.idx, rel)
-        self.model.bill_dose(self, now, esk)
-        self.model.record_dose(self, now)
-        self.doses_given += 1
-        if self.integrated_sessions and self.model.scenario.policy.therapy_available:
-            self._book_integration_session(now)
-        if self.doses_given < self.doses_planned:
+        doses = self.doses_given + 1
+        book_from = math.nan
+        if doses < self.doses_planned:
             interval = (
                 params.dur_maintenance_interval_days
                 if self.in_maintenance
                 else params.dur_dose_interval_days
             )
-            self._book_dose(now + interval)
+            book_from = now + interval
+        # The clinical update, payments, care and the next chair in one step (model/doses.py).
+        at = self.model.give_dose(self, now, esk, rel, book_from)
+        self.doses_given = doses
+        if self.integrated_sessions and self.model.scenario.policy.therapy_available:
+            self._book_integration_session(now)
+        if doses < self.doses_planned:
+            if at == at:
+                self._dose_event = self._schedule(self.receive_dose, at)
+            else:  # the week found lies past the clinic's week book: it widens
+                self._book_dose(book_from)
             return
         self._finish_induction_or_maintenance(now)
 

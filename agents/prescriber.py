@@ -15,9 +15,11 @@ from enum import IntEnum
 from typing import Annotated
 
 import mesa
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.codes import Code, PayerKind
+from agents.weeks import WeekBook
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -136,18 +138,24 @@ class Prescriber(mesa.Agent):
     Attributes:
         business_model: Its current model.
         norm_preference: Its professional-norm preference for integrated care, USD per hour.
-        booked_hours: Chair-hours booked per week index.
+        weeks: The week book of chair-hours booked, this clinic's at row ``row``.
         capacity_hours: Chair-hours a week (the scenario's, read once like a dose's hours).
         n_switches: Times it changed model.
     """
 
     def __init__(
-        self, model: mesa.Model, business_model: BusinessModel, norm_preference: float
+        self,
+        model: mesa.Model,
+        business_model: BusinessModel,
+        norm_preference: float,
+        weeks: WeekBook | None = None,
+        row: int = 0,
     ) -> None:
         super().__init__(model)
         self.business_model = business_model
         self.norm_preference = norm_preference
-        self.booked_hours: dict[int, float] = {}
+        self.weeks = WeekBook(1, 1, np.float64) if weeks is None else weeks
+        self.row = row
         self.n_switches = 0
         # A model's scenario is fixed for its life, so the chair-hours of a dose under each
         # business model are read once, not at each of the run's hundreds of thousands of
@@ -179,6 +187,10 @@ class Prescriber(mesa.Agent):
             case _:
                 raise ValueError(f"unknown business model {bm!r}")
 
+    def dose_hours(self) -> float:
+        """Chair-hours a dose takes under the current business model."""
+        return self._hours_of[self.business_model]
+
     # -- capacity ----------------------------------------------------------------------
     def next_chair_time(self, earliest: float, hours: float | None = None) -> float:
         """Earliest time at or after ``earliest`` whose week has room for one dose.
@@ -190,8 +202,11 @@ class Prescriber(mesa.Agent):
         need = self._hours_of[self.business_model] if hours is None else hours
         room = self.capacity_hours + 1e-9
         week = int(earliest // DAYS_PER_WEEK)
+        weeks, row = self.weeks, self.row
         while True:
-            booked = self.booked_hours.get(week, 0.0)
+            if week >= weeks.counts.shape[1]:
+                weeks.reach(week)
+            booked = float(weeks.counts[row, week])
             if booked == 0.0 or booked + need <= room:
                 break
             week += 1
@@ -201,11 +216,19 @@ class Prescriber(mesa.Agent):
         """Book the chair-hours of one dose in the week of ``at``."""
         week = int(at // DAYS_PER_WEEK)
         need = self._hours_of[self.business_model] if hours is None else hours
-        self.booked_hours[week] = self.booked_hours.get(week, 0.0) + need
+        weeks = self.weeks
+        if week >= weeks.counts.shape[1]:
+            weeks.reach(week)
+        weeks.counts[self.row, week] += need
+
+    @property
+    def booked_hours(self) -> dict[int, float]:
+        """Chair-hours booked by week, for the weeks with any (a copy: ``book`` books)."""
+        return self.weeks.booked(self.row)
 
     def utilisation(self, now: float) -> float:
         """Share of this week's chair-hours booked."""
-        return self.booked_hours.get(int(now // DAYS_PER_WEEK), 0.0) / self.capacity_hours
+        return self.weeks.booked_in(self.row, int(now // DAYS_PER_WEEK)) / self.capacity_hours
 
     # -- the quarterly review -------------------------------------------------------------
     def expected_margin_per_hour(self, bm: BusinessModel, market: Market | None = None) -> float:

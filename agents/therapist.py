@@ -13,10 +13,10 @@ from bisect import bisect_left
 from typing import Annotated
 
 import mesa
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.codes import Code, PayerKind
+from agents.weeks import WeekBook
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -109,25 +109,6 @@ class TherapistParams(BaseModel):
     )
 
 
-class WeekBook:
-    """Sessions booked by week for a set of therapists: a row each, a column a week from 0.
-
-    One array for all of them, so that compiled code can book a session
-    (``model.sessions.attend_therapy``); it widens when a booking reaches past its last week.
-    """
-
-    def __init__(self, rows: int, weeks: int) -> None:
-        self.counts = np.zeros((rows, max(weeks, 1)), dtype=np.int64)
-
-    def reach(self, week: int) -> None:
-        """Make room up to ``week`` (at least doubling the width, so widening is rare)."""
-        rows, width = self.counts.shape
-        if week >= width:
-            wider = np.zeros((rows, max(2 * width, week + 1)), dtype=np.int64)
-            wider[:, :width] = self.counts
-            self.counts = wider
-
-
 class Therapist(mesa.Agent):
     """A psychotherapist with a weekly booking book.
 
@@ -158,8 +139,7 @@ class Therapist(mesa.Agent):
     @property
     def booked(self) -> dict[int, int]:
         """Sessions booked by week, for the weeks with any (a copy: ``book`` books)."""
-        counts = self.weeks.counts[self.row]
-        return {int(week): int(counts[week]) for week in np.flatnonzero(counts)}
+        return self.weeks.booked(self.row)
 
     @property
     def revenue(self) -> float:
@@ -215,8 +195,7 @@ class Therapist(mesa.Agent):
 
     def booked_in(self, week: int) -> int:
         """Sessions booked in ``week``."""
-        counts = self.weeks.counts
-        return int(counts[self.row, week]) if 0 <= week < counts.shape[1] else 0
+        return self.weeks.booked_in(self.row, week)
 
     def waitlist_days(self, now: float) -> float:
         """Days until this therapist's next free slot."""

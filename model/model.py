@@ -26,9 +26,11 @@ from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOu
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
-from agents.therapist import DAYS_PER_WEEK, Therapist, TherapistPool, WeekBook, draw_reservation
-from model import outcomes, postings, sessions
+from agents.therapist import DAYS_PER_WEEK, Therapist, TherapistPool, draw_reservation
+from agents.weeks import WeekBook
+from model import doses, outcomes, postings, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
+from model.doses import DoseKernel
 from model.events import BucketedEventList
 from model.metrics import (
     DailyRecorder,
@@ -104,7 +106,7 @@ class KetasimModel(mesa.Model):
         self._plan_of: dict[tuple, int] = {}
         self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
         self._plan_table: tuple[np.ndarray, ...] | None = None
-        self._dose_payments: dict[tuple, tuple[tuple, bool]] = {}  # see bill_dose
+        self._dose_payments: dict[tuple, tuple] = {}  # see _dose_plan
         # A dose's dropout cost, esketamine or not and relief, by (route, payer, cash,
         # clinic model, drug price): worked out by Patient._dose_terms, kept here for everyone.
         self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
@@ -139,7 +141,8 @@ class KetasimModel(mesa.Model):
         self.pool: TherapistPool | None = None
         self.therapists = self._make_therapists(n)
         weeks = self.therapists[0].weeks if self.therapists else WeekBook(0, 1)
-        self._therapy = TherapyKernel(self.population.clinical, self.population, self.tally, weeks)
+        self._therapy = TherapyKernel(self.population, weeks, self.tally)
+        self._doses = DoseKernel(self.population, self.prescribers[0].weeks)
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
@@ -197,9 +200,12 @@ class KetasimModel(mesa.Model):
         if not self.scenario.policy.therapy_available:
             models[models == BusinessModel.INTEGRATED] = BusinessModel.REMS_ESKETAMINE
         norms = rng.normal(0.0, pp.usd_sd_norm_per_hour, count)
+        # Chair-hours by week: a run's bookings reach a few weeks past its end; the book
+        # widens if they reach further.
+        weeks = WeekBook(count, math.ceil(self.days / DAYS_PER_WEEK) + 8, np.float64)
         return [
-            Prescriber(self, BusinessModel(int(m)), float(s))
-            for m, s in zip(models, norms, strict=True)
+            Prescriber(self, BusinessModel(int(m)), float(s), weeks, k)
+            for k, (m, s) in enumerate(zip(models, norms, strict=True))
         ]
 
     def _make_therapists(self, n: int) -> list[Therapist]:
@@ -784,21 +790,99 @@ class KetasimModel(mesa.Model):
         A dose's own payments (the fee, and for esketamine the drug) depend only on the route,
         the payer, whether it is esketamine and the drug's price, so they are planned once for
         each such combination (``_dose_payments``); the bundle (at a course's first dose) and
-        the monthly coordination fee depend on the patient's course.
+        the monthly coordination fee depend on the patient's course. (A run bills its doses
+        through ``give_dose``, which tracks who billed the drug in compiled code; this is the
+        Python it replaced, kept as the tests' reference.)
+        """
+        payments, in_bundle, _ = self._dose_plan(patient, esketamine)
+        self._pay_dose(patient, t, payments, in_bundle, True)
+
+    def give_dose(
+        self, patient: Patient, t: float, esketamine: bool, rel_relief: float, book_from: float
+    ) -> float:
+        """A dose: its clinical update, payments and care, and the chair for the next one.
+
+        As ``ClinicalState.dose_row``, ``bill_dose`` and ``record_dose`` in turn, then, unless
+        ``book_from`` is NaN, ``Prescriber.next_chair_time`` and ``book`` from then on: the
+        clinical update, who billed the drug, the pending dose and the chair are one compiled
+        step (``model.doses.give_dose``); the payments and the care are noted in the day's
+        journals here.
+
+        Returns:
+            The next dose's time: NaN when none was to be booked, or when the clinic's week
+            book must widen first (``Prescriber.book`` does that).
+        """
+        clinic = patient.prescriber
+        payments, in_bundle, tracked = self._dose_plan(patient, esketamine)
+        kernel = self._doses
+        if kernel.stale():
+            kernel.bind()
+        org, bit = (-1, 0) if tracked is None else (tracked[0] + clinic.unique_id, tracked[1])
+        i = patient.idx
+        while True:
+            done, at = kernel.entry(
+                *kernel.arrays,
+                t,
+                i,
+                rel_relief,
+                org,
+                bit,
+                self._max_delay,
+                clinic.row,
+                clinic.dose_hours(),
+                clinic.capacity_hours + 1e-9,
+                book_from,
+            )
+            if done:
+                break
+            self.population.pending.grow()  # no room for another pending dose
+            kernel.bind()
+        if org >= 0:
+            # The kernel wrote who billed the drug (the columns _track_billing keeps): the
+            # patient's memo of it is stale.
+            patient.drug_billed_by = None
+        self._pay_dose(patient, t, payments, in_bundle, False)
+        self._note_care(t, i, -1)
+        return at
+
+    def _dose_plan(self, patient: Patient, esketamine: bool) -> tuple[tuple, bool, tuple | None]:
+        """A dose's own payments, whether it is in a bundle, and who bills the drug.
+
+        Planned once for each (route, payer, esketamine or not, drug price); see
+        ``_plan_dose``. The last is None when the dose's payments say nothing of who billed
+        the drug, else (the clinic's organisation less its id, the budget's bit) of the one
+        that does.
+        """
+        key = (patient.route, patient.payer, esketamine, self.pharma.price_per_session)
+        planned = self._dose_payments.get(key)
+        if planned is None:
+            payments, in_bundle = self._plan_dose(patient.route, patient.payer, esketamine)
+            billers = [
+                (_PAYEE_ORDER[payee_kind] * 100_000_000, 1 << int(silo))
+                for _, code, payee_kind, silo in payments
+                if silo is not None and payee_kind is PartyKind.PRESCRIBER and code in _DRUG_CODES
+            ]
+            if len(billers) != sum(silo is not None for *_, silo in payments) or len(billers) > 1:
+                # _plan_dose tracks at most the clinic's fee: the compiled step relies on it.
+                raise ValueError(f"a dose's payments track more than its clinic's fee: {payments}")
+            planned = self._dose_payments[key] = (payments, in_bundle, (billers or [None])[0])
+        return planned
+
+    def _pay_dose(
+        self, patient: Patient, t: float, payments: tuple, in_bundle: bool, track: bool
+    ) -> None:
+        """Note a dose's payments in the journal.
+
+        Its own (tracking who billed them when ``track``), then the course's bundle at its
+        first dose and the month's coordination fee.
         """
         clinic = patient.prescriber
         payer = patient.payer
-        policy = self.scenario.policy
-        key = (patient.route, payer, esketamine, self.pharma.price_per_session)
-        planned = self._dose_payments.get(key)
-        if planned is None:
-            planned = self._dose_payments[key] = self._plan_dose(patient.route, payer, esketamine)
-        payments, in_bundle = planned
         i = patient.idx
         for plan, code, payee_kind, silo in payments:
             payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
             self._note(t, i, plan, self._slot_of[payee])
-            if silo is not None:
+            if track and silo is not None:
                 self._track_billing(patient, code, payee_kind, payee, silo)
         if in_bundle and not patient.bundle_paid:
             patient.bundle_paid = True
@@ -811,6 +895,7 @@ class KetasimModel(mesa.Model):
                 payer.allowed(Code.BUNDLED_EPISODE),
                 payer,
             )
+        policy = self.scenario.policy
         if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
             month = int(t // DAYS_PER_MONTH)
             if patient.coordination_months is None:
@@ -1141,6 +1226,7 @@ def warm_up_kernels() -> None:
     outcomes.warm_up()
     postings.warm_up()
     sessions.warm_up()
+    doses.warm_up()
 
 
 def run_scenario(

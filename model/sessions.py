@@ -26,6 +26,9 @@ from agents import clinical as cm
 from agents import clinical_rows as rows
 from agents.patient import SessionOutcome
 
+# Numba's types of the kernels' scalar arguments (``BoundKernel.scalars``).
+F8, I8, B1 = numba.float64, numba.int64, numba.boolean
+
 # A session's outcome (``attend_therapy``'s first value), as plain ints for compiled code.
 ATTENDED = int(SessionOutcome.ATTENDED)
 MISSED = int(SessionOutcome.MISSED)
@@ -256,29 +259,32 @@ def book_week(weeks, row, capacity, earliest):
 
 
 @functools.cache
-def _entry(signature: tuple):
-    """``attend_therapy`` compiled for ``signature`` (loaded from the on-disk cache when there).
+def _compiled(kernel, signature: tuple):
+    """``kernel`` compiled for ``signature`` (loaded from the on-disk cache when there).
 
     Called through this entry point, not the dispatcher, which would work out the types of
     every argument at each call (see ``clinical_rows.row_kernels``).
     """
-    return attend_therapy.compile(signature)
+    return kernel.compile(signature)
 
 
-class TherapyKernel:
-    """``attend_therapy``'s compiled entry point and the run's arrays it takes, in order.
+class BoundKernel:
+    """A compiled kernel's entry point and the run's arrays it takes first, in order.
 
     The caller passes ``*arrays`` and then the scalar arguments to ``entry`` (one Python call
-    fewer than a method around it), after ``bind`` when ``stale``: at the first session, and
-    again after the pending doses grow or the week book widens. A pickle or copy of the model
-    leaves the bound arrays and the entry point behind and binds again at its first session.
+    fewer than a method around it), after ``bind`` when ``stale``: at the first call, and again
+    after the pending doses grow or the week book widens (new arrays). A pickle or copy of the
+    model leaves the bound arrays and the entry point behind and binds again at its first call.
+    Subclasses name the kernel, the types of its scalar arguments and its arrays.
     """
 
-    def __init__(self, clinical, population, tally, weeks) -> None:
-        self._clinical = clinical
+    kernel = None
+    scalars: tuple = ()
+
+    def __init__(self, population, weeks, tally=None) -> None:
         self._population = population
+        self._weeks = weeks  # the WeekBook the kernel books in
         self._tally = tally
-        self._weeks = weeks  # the therapists' WeekBook
         self.arrays: tuple = ()
         self.entry = None
         self._times = None  # the pending doses' times the arrays were bound with
@@ -298,9 +304,27 @@ class TherapyKernel:
 
     def bind(self) -> None:
         """Read the arrays and find the entry point compiled for their types."""
-        c, pop, tally = self._clinical, self._population, self._tally
-        pending = pop.pending
-        self.arrays = (
+        self.arrays = self._arrays()
+        self._times = self._population.pending.times
+        self._counts = self._weeks.counts
+        types = tuple(numba.typeof(a) for a in self.arrays) + self.scalars
+        self.entry = _compiled(type(self).kernel, types)
+
+    def _arrays(self) -> tuple:
+        raise NotImplementedError
+
+
+class TherapyKernel(BoundKernel):
+    """``attend_therapy`` on a run's arrays (``KetasimModel.therapy_session``)."""
+
+    kernel = attend_therapy
+    # The types of its scalar arguments, t to book_from.
+    scalars = (F8, I8, F8, I8, I8, B1, B1, I8, I8, I8, I8, I8, F8)
+
+    def _arrays(self) -> tuple:
+        pop, tally = self._population, self._tally
+        c, pending = pop.clinical, pop.pending
+        return (
             c.floats,
             c.n_course,
             c.dose_ring,
@@ -319,14 +343,6 @@ class TherapyKernel:
             tally.window,
             self._weeks.counts,
         )
-        self._times = pending.times
-        self._counts = self._weeks.counts
-        self.entry = _entry(tuple(numba.typeof(a) for a in self.arrays) + _SCALARS)
-
-
-_f8, _i8, _b1 = numba.float64, numba.int64, numba.boolean
-# The types of attend_therapy's scalar arguments, t to book_from.
-_SCALARS = (_f8, _i8, _f8, _i8, _i8, _b1, _b1, _i8, _i8, _i8, _i8, _i8, _f8)
 
 
 @functools.cache
@@ -351,6 +367,6 @@ def warm_up() -> None:
     args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
     args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
     args += (window, np.zeros((1, 2), dtype=np.int64))
-    _entry(tuple(numba.typeof(a) for a in args) + _SCALARS)(
+    _compiled(attend_therapy, tuple(numba.typeof(a) for a in args) + TherapyKernel.scalars)(
         *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7, 0, 6, 3.0
     )

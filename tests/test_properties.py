@@ -333,7 +333,7 @@ def _corrupt_booking(m):
 
 
 def _corrupt_chair_hours(m):
-    m.prescribers[0].booked_hours[999] = -0.5
+    m.prescribers[0].weeks.counts[0, 3] = -0.5
 
 
 def _corrupt_waitlist(m):

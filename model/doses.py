@@ -1,0 +1,147 @@
+"""A dose's common path, compiled: its clinical update, biller, pending entry and next chair.
+
+A 100,000-patient year has about 276,000 doses. Besides its payments (noted in the day's
+journal by ``KetasimModel.give_dose``, in Python, as before), each one updates the patient's
+clinical row, records which organisation billed the drug to which budget (the fragmentation
+index, DESIGN §5), notes the dose among those a session may still cover, and books the chair
+for the course's next dose: four steps of Python and two compiled calls. ``give_dose`` does
+them in one compiled call, in the same arithmetic (``tests/test_doses.py`` runs a course with
+it and with the Python it replaced and requires identical frames), so runs are unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+from numba import njit
+from numba.extending import register_jitable
+
+from agents import clinical as cm
+from agents import clinical_rows as rows
+from model.sessions import F8, I8, BoundKernel, PendingDoses, _compiled, note_dose
+
+# The kernels compile clinical_rows' and clinical's functions into their own code, so their
+# on-disk cache is keyed on those files too.
+_CACHE = rows.key_cache_on_maths(__name__)
+
+
+@register_jitable
+def book_chair(chairs, clinic, need, room, earliest):
+    """Book ``need`` chair-hours in row ``clinic``'s first week from ``earliest`` with room.
+
+    As ``Prescriber.next_chair_time`` then ``book``: a week has room when nothing is booked in
+    it yet or ``need`` more stays within ``room``; the time is ``earliest`` in its own week,
+    else the start of the week found. NaN (nothing booked) when ``earliest`` is NaN or the
+    week lies past the last column.
+    """
+    if earliest != earliest:
+        return np.nan
+    week = int(earliest // 7.0)
+    width = chairs.shape[1]
+    while week < width:
+        booked = chairs[clinic, week]
+        if booked == 0.0 or booked + need <= room:
+            break
+        week += 1
+    if week >= width:
+        return np.nan
+    start = week * 7.0
+    at = earliest if earliest > start else start
+    chairs[clinic, week] = chairs[clinic, week] + need
+    return at
+
+
+@njit(cache=_CACHE)
+def give_dose(
+    f,
+    n_course,
+    ring,
+    params,
+    orgs,
+    silos,
+    split,
+    times,
+    recorded,
+    count,
+    chairs,
+    t,
+    i,
+    rel_relief,
+    org,
+    bit,
+    horizon,
+    clinic,
+    need,
+    room,
+    book_from,
+):
+    """A dose for row ``i`` at ``t`` (its payments are noted by the caller).
+
+    The pending dose first (``note_dose``, forgetting those over ``horizon`` days old): when
+    the row has no room left nothing else is done, and the call returns False so that the
+    caller widens the pending doses and calls again. Then the clinical update (``dose_row``,
+    with ``rel_relief``), who billed the drug (``org`` to the budget bit ``bit``, as
+    ``KetasimModel._track_billing`` does; ``org`` -1 when the dose's own payments say nothing
+    of it) and, unless ``book_from`` is NaN, the chair for the next dose at clinic row
+    ``clinic`` (``need`` hours a dose, ``room`` hours a week; ``book_chair``).
+
+    Returns:
+        ``(done, the next dose's time)``; the time is NaN when none was to be booked, or
+        when the week found lies past the book's last (the caller widens it and books).
+    """
+    if not note_dose(times, recorded, count, i, t, horizon):
+        return False, np.nan
+    rows.row_dose(f, n_course, ring, params[0], t, i, rel_relief)
+    if org >= 0:
+        if orgs[i] >= 0 and orgs[i] != org:
+            split[i] = True
+        orgs[i] = org
+        silos[i] |= bit
+    return True, book_chair(chairs, clinic, need, room, book_from)
+
+
+class DoseKernel(BoundKernel):
+    """``give_dose`` on a run's arrays (``KetasimModel.give_dose``)."""
+
+    kernel = give_dose
+    # The types of its scalar arguments, t to book_from.
+    scalars = (F8, I8, F8, I8, I8, F8, I8, F8, F8, F8)
+
+    def _arrays(self) -> tuple:
+        pop = self._population
+        c, pending = pop.clinical, pop.pending
+        return (
+            c.floats,
+            c.n_course,
+            c.dose_ring,
+            c.params_record,
+            pop.drug_org,
+            pop.drug_silos,
+            pop.split_orgs,
+            pending.times,
+            pending.recorded,
+            pending.count,
+            self._weeks.counts,
+        )
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile (or load) the kernel once per process, for the arrays a run binds."""
+    f = np.zeros((rows.N_FLOAT_FIELDS, 1))
+    f[rows.T_LAST_DOSE] = np.nan
+    n_course = np.zeros(1, dtype=np.int32)
+    ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
+    params = rows.param_record(cm.ClinicalParams())
+    pending = PendingDoses(1)
+    orgs = np.full(1, -1, dtype=np.int64)
+    silos = np.zeros(1, dtype=np.int8)
+    split = np.zeros(1, dtype=bool)
+    chairs = np.zeros((1, 2))
+    args = (f, n_course, ring, params, orgs, silos, split)
+    args += (pending.times, pending.recorded, pending.count, chairs)
+    _compiled(give_dose, tuple(numba.typeof(a) for a in args) + DoseKernel.scalars)(
+        *args, 1.0, 0, 1.0, 7, 2, 60.0, 0, 1.0, 20.0, 4.0
+    )
