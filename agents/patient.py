@@ -270,6 +270,7 @@ class Patient(mesa.Agent):
     # the attribute reads of every event cheaper. Mesa's own attributes (set by
     # ``mesa.Agent.__init__``) have slots too, so no patient needs an instance dict at all.
     __slots__ = (
+        "_dose_context",
         "_dose_event",
         "_other_event",
         "_session_event",
@@ -335,6 +336,8 @@ class Patient(mesa.Agent):
         self._dose_event = None
         self._session_event = None
         self._other_event = None
+        # What the current course's doses cost and pay (see receive_dose).
+        self._dose_context: tuple | None = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -582,10 +585,32 @@ class Patient(mesa.Agent):
         self._dose_event = None
         if self.state is not PathwayState.IN_TREATMENT or self.prescriber is None:
             return
-        now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
+        model = self.model
+        now = model._time  # ``model.time`` without its descriptor (see _schedule)
         params = self.params
-        cost_drop, esk, rel = self._dose_terms()
-        if self.model.adherence_draws.next() < params.p_dropout_per_dose + cost_drop:
+        # A dose's dropout cost, relief and billing depend on the clinic, its model, the drug's
+        # price and the route, so they are worked out again only when one of these changed.
+        clinic = self.prescriber
+        context = self._dose_context
+        if (
+            context is None
+            or context[0] is not clinic
+            or context[1] is not clinic.business_model
+            or context[2] != model.pharma.price_per_session
+            or context[3] is not self.route
+        ):
+            cost_drop, esk, rel = self._dose_terms()
+            context = self._dose_context = (
+                clinic,
+                clinic.business_model,
+                model.pharma.price_per_session,
+                self.route,
+                cost_drop,
+                rel,
+                model.dose_billing(self, esk),
+            )
+        cost_drop = context[4]
+        if model.adherence_draws.next() < params.p_dropout_per_dose + cost_drop:
             self._end_drug_course(
                 DropReason.COST
                 if cost_drop > params.p_dropout_per_dose
@@ -602,7 +627,7 @@ class Patient(mesa.Agent):
             )
             book_from = now + interval
         # The clinical update, payments, care and the next chair in one step (model/doses.py).
-        at = self.model.give_dose(self, now, esk, rel, book_from)
+        at = model.give_dose(self, now, context[5], context[6], book_from)
         self.doses_given = doses
         if self.integrated_sessions and self.model.scenario.policy.therapy_available:
             self._book_integration_session(now)

@@ -187,7 +187,7 @@ class DailyRecorder:
             "drug_price_per_session": model.pharma.price_per_session,
             "therapy_waitlist": tally.n_waiting_for_therapy,
             "mean_therapy_wait_days": mean_or_nan(waits),
-            "prescriber_utilisation": float(np.mean([c.utilisation(t) for c in model.prescribers])),
+            "prescriber_utilisation": model.prescriber_utilisation(t),
             "therapists_in_network_share": _mean(
                 [len(th.in_network) > 0 for th in model.therapists]
             ),

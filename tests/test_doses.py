@@ -13,8 +13,9 @@ from scenarios.api import build
 from tests.test_sessions import _fingerprint
 
 
-def _python_dose(self, patient, t, esketamine, rel_relief, book_from):
+def _python_dose(self, patient, t, rel_relief, billing, book_from):
     """``KetasimModel.give_dose`` done the way it was before: the Python methods in turn."""
+    _, esketamine, _ = patient._dose_terms()
     self.population.clinical.dose_row(t, patient.idx, rel_relief)
     self.bill_dose(patient, t, esketamine)
     self.record_dose(patient, t)
@@ -70,3 +71,13 @@ def test_a_dose_plan_that_tracks_more_than_the_clinics_fee_is_refused(monkeypatc
     monkeypatch.setattr(model, "_plan_dose", two_trackers)
     with pytest.raises(ValueError, match="track more than its clinic's fee"):
         model.run()
+
+
+def test_prescriber_utilisation_is_the_mean_of_the_clinics():
+    """The daily row's utilisation, read from the week book, is each clinic's, averaged."""
+    model = build("baseline", n_patients=2000, days=100, seed=2)
+    model.run_until(60.5)
+    for t in (model.time, 7.0, 1000.0):  # now, a past week, a week past the book's end
+        each = float(np.mean([clinic.utilisation(t) for clinic in model.prescribers]))
+        assert model.prescriber_utilisation(t) == each
+    assert model.prescriber_utilisation(model.time) > 0.0
