@@ -386,16 +386,13 @@ class Patient(mesa.Agent):
         # (a row of n_candidate_clinics + 1; fewer clinics, when some were heard of twice or
         # the catchment has fewer, leave some unused).
         noise = self.model.taste_shocks.next()
-        # What a course costs and how much it is liked depend on the clinic's model only, so
-        # each model is priced once per search; clinics differ by their first free chair.
-        priced: dict[BusinessModel, float | None] = {}
+        # What a course costs and how much it is liked depend on the clinic's model only:
+        # every model's value at once; clinics differ by their first free chair.
+        values = self._course_values()
         earliest = now + params.dur_intake_lag_days
         tolerance = max(self.wait_tolerance, 1.0)
         for clinic, shock in zip(clinics, noise, strict=False):
-            bm = clinic.business_model
-            if bm not in priced:
-                priced[bm] = self._value_model(bm)
-            value = priced[bm]
+            value = values[clinic.business_model]
             if value is None:
                 continue
             # The chair is not looked up when even the earliest start could not win: a later
@@ -469,6 +466,21 @@ class Patient(mesa.Agent):
         if value is _UNPRICED:
             value = model.course_values[key] = self._work_out_value(bm)
         return value
+
+    def _course_values(self) -> tuple[float | None, ...]:
+        """``_value_model`` of every business model, by its number (kept by the model).
+
+        A search looks at several clinics; the values depend on what ``_value_model``'s do but
+        the business model, so one look-up serves the whole search.
+        """
+        model = self.model
+        key = (self.payer, self.can_pay_cash, self.pa_denied, model.pharma.price_per_session)
+        values = model.course_value_rows.get(key)
+        if values is None:
+            values = model.course_value_rows[key] = tuple(
+                self._value_model(bm) for bm in BusinessModel
+            )
+        return values
 
     def _value_therapy_only(self) -> float:
         """Utility (before the noise) of therapy alone, by payer and cash (kept by the model)."""

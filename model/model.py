@@ -114,6 +114,9 @@ class KetasimModel(mesa.Model):
         # model, payer, cash, past denial, drug price), and therapy alone by (payer, cash):
         # worked out by Patient._value_model and _value_therapy_only, kept here for everyone.
         self.course_values: dict[tuple, float | None] = {}
+        # Every business model's value by (payer, cash, past denial, drug price), for a search
+        # (Patient._course_values).
+        self.course_value_rows: dict[tuple, tuple[float | None, ...]] = {}
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []

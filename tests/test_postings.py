@@ -278,8 +278,9 @@ class _Forgetful(dict):
 
 
 @pytest.mark.parametrize("preset", ["baseline", "mid_run_expiry", "bundled_payment", "carve_in"])
-def test_remembered_prices_change_nothing(preset):
+def test_remembered_prices_change_nothing(preset, monkeypatch):
     """The memos of a dose's terms and payments and of a course's value are keyed right."""
+    from agents.patient import Patient
     from scenarios.api import build
     from scenarios.loader import scenario_from_dict
 
@@ -290,13 +291,22 @@ def test_remembered_prices_change_nothing(preset):
     fresh.dose_terms = _Forgetful()
     fresh._dose_payments = _Forgetful()
     fresh.course_values = _Forgetful()
-    for model in (remembered, fresh):
-        model.run()
+    fresh.course_value_rows = _Forgetful()
+    remembered.run()
+    # Nor does a patient keep its course's dose context in the fresh run.
+    receive_dose = Patient.receive_dose
+
+    def forgetful(self):
+        self._dose_context = None
+        receive_dose(self)
+
+    monkeypatch.setattr(Patient, "receive_dose", forgetful)
+    fresh.run()
     summaries = [json.dumps(m.summary_extended(), sort_keys=True) for m in (remembered, fresh)]
     assert summaries[0] == summaries[1]
     pd.testing.assert_frame_equal(fresh.daily_frame(), remembered.daily_frame())
     pd.testing.assert_frame_equal(fresh.claims_frame(), remembered.claims_frame())
     assert len(remembered.dose_terms) > 1 and len(remembered._dose_payments) > 1
-    assert len(remembered.course_values) > 3
+    assert len(remembered.course_values) > 3 and len(remembered.course_value_rows) > 1
     if not isinstance(preset, str):
         assert len({key[-1] for key in remembered.dose_terms}) == 2  # before and after
