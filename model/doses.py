@@ -18,9 +18,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from agents import clinical as cm
 from agents import clinical_rows as rows
-from model.sessions import F8, I8, BoundKernel, PendingDoses, _compiled, note_dose
+from model.sessions import F8, I8, BoundKernel, compiled_for, note_dose, one_row
 
 # The kernels compile clinical_rows' and clinical's functions into their own code, so their
 # on-disk cache is keyed on those files too.
@@ -130,18 +129,9 @@ class DoseKernel(BoundKernel):
 @functools.cache
 def warm_up() -> None:
     """Compile (or load) the kernel once per process, for the arrays a run binds."""
-    f = np.zeros((rows.N_FLOAT_FIELDS, 1))
-    f[rows.T_LAST_DOSE] = np.nan
-    n_course = np.zeros(1, dtype=np.int32)
-    ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
-    params = rows.param_record(cm.ClinicalParams())
-    pending = PendingDoses(1)
-    orgs = np.full(1, -1, dtype=np.int64)
-    silos = np.zeros(1, dtype=np.int8)
-    split = np.zeros(1, dtype=bool)
-    chairs = np.zeros((1, 2))
+    f, n_course, ring, params, pending, orgs, silos, split = one_row()
     args = (f, n_course, ring, params, orgs, silos, split)
-    args += (pending.times, pending.recorded, pending.count, chairs)
-    _compiled(give_dose, tuple(numba.typeof(a) for a in args) + DoseKernel.scalars)(
+    args += (pending.times, pending.recorded, pending.count, np.zeros((1, 2)))
+    compiled_for(give_dose, tuple(numba.typeof(a) for a in args) + DoseKernel.scalars)(
         *args, 1.0, 0, 1.0, 7, 2, 60.0, 0, 1.0, 20.0, 4.0
     )

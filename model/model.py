@@ -810,7 +810,14 @@ class KetasimModel(mesa.Model):
         Python it replaced, kept as the tests' reference.)
         """
         payments, in_bundle, _ = self._dose_plan(patient, esketamine)
-        self._pay_dose(patient, t, payments, in_bundle, True)
+        clinic = patient.prescriber
+        i = patient.idx
+        for plan, code, payee_kind, silo in payments:
+            payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
+            self._note(t, i, plan, self._slot_of[payee])
+            if silo is not None:
+                self._track_billing(patient, code, payee_kind, payee, silo)
+        self._pay_course_fees(patient, t, in_bundle, self._coordinated(patient))
 
     def give_dose(
         self, patient: Patient, t: float, rel_relief: float, billing: tuple, book_from: float
@@ -827,7 +834,7 @@ class KetasimModel(mesa.Model):
             The next dose's time: NaN when none was to be booked, or when the clinic's week
             book must widen first (``Prescriber.book`` does that).
         """
-        payments, in_bundle, org, bit, row, need, room = billing
+        notes, in_bundle, coordinated, org, bit, row, need, room = billing
         kernel = self._doses
         if kernel.stale():
             kernel.bind()
@@ -845,23 +852,40 @@ class KetasimModel(mesa.Model):
             # The kernel wrote who billed the drug (the columns _track_billing keeps): the
             # patient's memo of it is stale.
             patient.drug_billed_by = None
-        self._pay_dose(patient, t, payments, in_bundle, False)
+        for plan, slot in notes:  # the dose's own payments (the biller is tracked above)
+            self._note(t, i, plan, slot)
+        if in_bundle or coordinated:
+            self._pay_course_fees(patient, t, in_bundle, coordinated)
         self._note_care(t, i, -1)
         return at
 
     def dose_billing(self, patient: Patient, esketamine: bool) -> tuple:
         """What ``give_dose`` needs to bill and book a dose of this patient's course.
 
-        The dose's payments and whether it is in a bundle (``_dose_plan``), who bills the drug
-        (organisation and budget bit, -1 and 0 when no payment says), and the clinic's row in
-        its week book, a dose's chair-hours and the week's room. Fixed while the clinic, its
+        The dose's own payments as (plan, payee slot) and whether it is in a bundle
+        (``_dose_plan``), whether the course earns a monthly coordination fee, who bills the
+        drug (organisation and budget bit, -1 and 0 when no payment says), and the clinic's row
+        in its week book, a dose's chair-hours and the week's room. Fixed while the clinic, its
         business model, the drug's price and the route are (the patient keeps it meanwhile).
         """
         clinic = patient.prescriber
         payments, in_bundle, tracked = self._dose_plan(patient, esketamine)
+        notes = tuple(
+            (plan, self._slot_of[self.pharma if payee_kind is PartyKind.PHARMA else clinic])
+            for plan, _, payee_kind, _ in payments
+        )
         org, bit = (-1, 0) if tracked is None else (tracked[0] + clinic.unique_id, tracked[1])
         room = clinic.capacity_hours + 1e-9  # as next_chair_time
-        return payments, in_bundle, org, bit, clinic.row, clinic.dose_hours(), room
+        return (
+            notes,
+            in_bundle,
+            self._coordinated(patient),
+            org,
+            bit,
+            clinic.row,
+            clinic.dose_hours(),
+            room,
+        )
 
     def _dose_plan(self, patient: Patient, esketamine: bool) -> tuple[tuple, bool, tuple | None]:
         """A dose's own payments, whether it is in a bundle, and who bills the drug.
@@ -886,22 +910,20 @@ class KetasimModel(mesa.Model):
             planned = self._dose_payments[key] = (payments, in_bundle, (billers or [None])[0])
         return planned
 
-    def _pay_dose(
-        self, patient: Patient, t: float, payments: tuple, in_bundle: bool, track: bool
-    ) -> None:
-        """Note a dose's payments in the journal.
+    def _coordinated(self, patient: Patient) -> bool:
+        """Whether the patient's course earns the monthly care-coordination fee."""
+        return (
+            patient.route is Route.INTEGRATED
+            and patient.payer is not None
+            and self.scenario.policy.coordination_payment
+        )
 
-        Its own (tracking who billed them when ``track``), then the course's bundle at its
-        first dose and the month's coordination fee.
-        """
+    def _pay_course_fees(
+        self, patient: Patient, t: float, in_bundle: bool, coordinated: bool
+    ) -> None:
+        """At a dose: the course's bundle (at its first dose), the month's coordination fee."""
         clinic = patient.prescriber
         payer = patient.payer
-        i = patient.idx
-        for plan, code, payee_kind, silo in payments:
-            payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
-            self._note(t, i, plan, self._slot_of[payee])
-            if track and silo is not None:
-                self._track_billing(patient, code, payee_kind, payee, silo)
         if in_bundle and not patient.bundle_paid:
             patient.bundle_paid = True
             self._pay(
@@ -913,8 +935,7 @@ class KetasimModel(mesa.Model):
                 payer.allowed(Code.BUNDLED_EPISODE),
                 payer,
             )
-        policy = self.scenario.policy
-        if patient.route is Route.INTEGRATED and payer is not None and policy.coordination_payment:
+        if coordinated:
             month = int(t // DAYS_PER_MONTH)
             if patient.coordination_months is None:
                 patient.coordination_months = set()

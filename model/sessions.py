@@ -259,7 +259,7 @@ def book_week(weeks, row, capacity, earliest):
 
 
 @functools.cache
-def _compiled(kernel, signature: tuple):
+def compiled_for(kernel, signature: tuple):
     """``kernel`` compiled for ``signature`` (loaded from the on-disk cache when there).
 
     Called through this entry point, not the dispatcher, which would work out the types of
@@ -308,7 +308,7 @@ class BoundKernel:
         self._times = self._population.pending.times
         self._counts = self._weeks.counts
         types = tuple(numba.typeof(a) for a in self.arrays) + self.scalars
-        self.entry = _compiled(type(self).kernel, types)
+        self.entry = compiled_for(type(self).kernel, types)
 
     def _arrays(self) -> tuple:
         raise NotImplementedError
@@ -345,21 +345,31 @@ class TherapyKernel(BoundKernel):
         )
 
 
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernels once per process, for the arrays a run binds."""
-    from model.population import Population  # noqa: F401  (the types below are its arrays')
+def one_row() -> tuple:
+    """Arrays of one patient, of the types a run's are, to compile the kernels for (warm-up).
 
+    ``(clinical floats, course counts, dose ring, parameters, pending doses, billing
+    organisations, budget bits, split flags)``.
+    """
     f = np.zeros((rows.N_FLOAT_FIELDS, 1))
     f[rows.T_LAST_DOSE] = np.nan
-    n_course = np.zeros(1, dtype=np.int32)
-    ring = np.full((1, cm.N_RECENT_DOSES), np.nan)
-    params = rows.param_record(cm.ClinicalParams())
-    pending = PendingDoses(1)
+    return (
+        f,
+        np.zeros(1, dtype=np.int32),
+        np.full((1, cm.N_RECENT_DOSES), np.nan),
+        rows.param_record(cm.ClinicalParams()),
+        PendingDoses(1),
+        np.full(1, -1, dtype=np.int64),
+        np.zeros(1, dtype=np.int8),
+        np.zeros(1, dtype=bool),
+    )
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile (or load) the kernel once per process, for the arrays a run binds."""
+    f, n_course, ring, params, pending, orgs, silos, split = one_row()
     sessions = np.full((2, 1), -1, dtype=np.int64)
-    orgs = np.full(1, -1, dtype=np.int64)
-    silos = np.zeros(1, dtype=np.int8)
-    split = np.zeros(1, dtype=bool)
     by_day = np.zeros(4, dtype=np.int64)
     by_payer = np.zeros((4, 4), dtype=np.int64)
     window = np.array([0.5, 7.0, 60.0])
@@ -367,6 +377,6 @@ def warm_up() -> None:
     args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
     args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
     args += (window, np.zeros((1, 2), dtype=np.int64))
-    _compiled(attend_therapy, tuple(numba.typeof(a) for a in args) + TherapyKernel.scalars)(
+    compiled_for(attend_therapy, tuple(numba.typeof(a) for a in args) + TherapyKernel.scalars)(
         *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7, 0, 6, 3.0
     )
