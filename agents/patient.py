@@ -380,31 +380,17 @@ class Patient(mesa.Agent):
         self.seek_attempts += 1
         now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
         params = self.params
-        best_u, best = params.u_outside_option, None
-        clinics = self.model.candidate_clinics()
-        # A taste shock per option: the first ones for the clinics, the last for therapy alone
-        # (a row of n_candidate_clinics + 1; fewer clinics, when some were heard of twice or
-        # the catchment has fewer, leave some unused).
-        noise = self.model.taste_shocks.next()
-        # What a course costs and how much it is liked depend on the clinic's model only:
-        # every model's value at once; clinics differ by their first free chair.
-        values = self._course_values()
+        # The clinics heard of and their taste shocks (the last shock is therapy alone's):
+        # each clinic's course is valued by its business model, less the wait to its first
+        # free chair (KetasimModel.search_clinics, compiled).
         earliest = now + params.dur_intake_lag_days
         tolerance = max(self.wait_tolerance, 1.0)
-        for clinic, shock in zip(clinics, noise, strict=False):
-            value = values[clinic.business_model]
-            if value is None:
-                continue
-            # The chair is not looked up when even the earliest start could not win: a later
-            # start only lowers u (float rounding is monotone), so the choice is the same.
-            if value - (earliest - now) / tolerance + shock <= best_u:
-                continue
-            start = clinic.next_chair_time(earliest)
-            u = value - (start - now) / tolerance + shock
-            if u > best_u:
-                best_u, best = u, (clinic, start)
+        clinic, start, best_u, shock = self.model.search_clinics(
+            self._course_values(), earliest, now, tolerance, params.u_outside_option
+        )
+        best = None if clinic is None else (clinic, start)
         if self.model.scenario.policy.therapy_available:
-            u = self._value_therapy_only() + noise[-1]
+            u = self._value_therapy_only() + shock
             if u > best_u:
                 best_u, best = u, (None, now)
         if best is None:
@@ -467,8 +453,8 @@ class Patient(mesa.Agent):
             value = model.course_values[key] = self._work_out_value(bm)
         return value
 
-    def _course_values(self) -> tuple[float | None, ...]:
-        """``_value_model`` of every business model, by its number (kept by the model).
+    def _course_values(self) -> tuple[float, ...]:
+        """``_value_model`` of every business model, by its number, NaN for None (kept).
 
         A search looks at several clinics; the values depend on what ``_value_model``'s do but
         the business model, so one look-up serves the whole search.
@@ -478,7 +464,8 @@ class Patient(mesa.Agent):
         values = model.course_value_rows.get(key)
         if values is None:
             values = model.course_value_rows[key] = tuple(
-                self._value_model(bm) for bm in BusinessModel
+                math.nan if value is None else value
+                for value in (self._value_model(bm) for bm in BusinessModel)
             )
         return values
 

@@ -139,6 +139,7 @@ class Prescriber(mesa.Agent):
         business_model: Its current model.
         norm_preference: Its professional-norm preference for integrated care, USD per hour.
         weeks: The week book of chair-hours booked, this clinic's at row ``row``.
+        models: Every clinic's business model by row (this one's at ``row``).
         capacity_hours: Chair-hours a week (the scenario's, read once like a dose's hours).
         n_switches: Times it changed model.
     """
@@ -150,18 +151,31 @@ class Prescriber(mesa.Agent):
         norm_preference: float,
         weeks: WeekBook | None = None,
         row: int = 0,
+        models: np.ndarray | None = None,
     ) -> None:
         super().__init__(model)
-        self.business_model = business_model
-        self.norm_preference = norm_preference
         self.weeks = WeekBook(1, 1, np.float64) if weeks is None else weeks
         self.row = row
+        # Every clinic's business model by row, for compiled searches (written with it).
+        self.models = np.zeros(1, dtype=np.int8) if models is None else models
+        self.business_model = business_model
+        self.norm_preference = norm_preference
         self.n_switches = 0
         # A model's scenario is fixed for its life, so the chair-hours of a dose under each
         # business model are read once, not at each of the run's hundreds of thousands of
         # bookings and searches for a chair.
         self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
         self.capacity_hours: float = model.scenario.prescribers.n_chair_hours_per_week
+
+    @property
+    def business_model(self) -> BusinessModel:
+        """Its current business model."""
+        return self._business_model
+
+    @business_model.setter
+    def business_model(self, value: BusinessModel) -> None:
+        self._business_model = value
+        self.models[self.row] = value
 
     @property
     def revenue(self) -> float:

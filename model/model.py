@@ -28,7 +28,7 @@ from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import DAYS_PER_WEEK, Therapist, TherapistPool, draw_reservation
 from agents.weeks import WeekBook
-from model import doses, outcomes, postings, sessions
+from model import doses, outcomes, postings, search, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.doses import DoseKernel
 from model.events import BucketedEventList
@@ -43,6 +43,7 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
+from model.search import SearchKernel
 from model.sessions import ATTENDED, TherapyKernel
 from model.streams import DrawBlock, Streams
 
@@ -116,7 +117,7 @@ class KetasimModel(mesa.Model):
         self.course_values: dict[tuple, float | None] = {}
         # Every business model's value by (payer, cash, past denial, drug price), for a search
         # (Patient._course_values).
-        self.course_value_rows: dict[tuple, tuple[float | None, ...]] = {}
+        self.course_value_rows: dict[tuple, tuple[float, ...]] = {}
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
         # Patient events that have run, for patients to book again (see _advance_time).
         self._spent_events: list[PatientEvent] = []
@@ -145,6 +146,12 @@ class KetasimModel(mesa.Model):
         self.therapists = self._make_therapists(n)
         weeks = self.therapists[0].weeks if self.therapists else WeekBook(0, 1)
         self._therapy = TherapyKernel(self.population, weeks, self.tally)
+        clinic = self.prescribers[0]
+        hours = np.array([clinic.hours_per_dose(bm) for bm in BusinessModel])
+        self._search = SearchKernel(self.population, clinic.weeks, clinic.models, hours)
+        self._chair_room = clinic.capacity_hours + 1e-9  # as next_chair_time
+        self._hear_of_all = len(self.prescribers) <= pp.n_candidate_clinics
+        self._no_picks = np.zeros((1, 1), dtype=np.int64)  # when every clinic is heard of
         self._doses = DoseKernel(self.population, self.prescribers[0].weeks)
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
@@ -206,8 +213,9 @@ class KetasimModel(mesa.Model):
         # Chair-hours by week: a run's bookings reach a few weeks past its end; the book
         # widens if they reach further.
         weeks = WeekBook(count, math.ceil(self.days / DAYS_PER_WEEK) + 8, np.float64)
+        by_row = np.zeros(count, dtype=np.int8)
         return [
-            Prescriber(self, BusinessModel(int(m)), float(s), weeks, k)
+            Prescriber(self, BusinessModel(int(m)), float(s), weeks, k, by_row)
             for k, (m, s) in enumerate(zip(models, norms, strict=True))
         ]
 
@@ -422,11 +430,50 @@ class KetasimModel(mesa.Model):
         return self._payer_by_kind.get(kind)
 
     def candidate_clinics(self) -> list[Prescriber]:
-        """Up to ``n_candidate_clinics`` distinct clinics a patient hears of (referral networks)."""
-        if len(self.prescribers) <= self.scenario.patients.n_candidate_clinics:
+        """Up to ``n_candidate_clinics`` distinct clinics a patient hears of (referral networks).
+
+        ``search_clinics`` draws them the same way, in compiled code.
+        """
+        if self._hear_of_all:
             return self.prescribers
-        picks = dict.fromkeys(self.clinic_picks.next())
-        return [self.prescribers[i] for i in picks]
+        picks, k = self.clinic_picks.next_row()
+        return [self.prescribers[i] for i in dict.fromkeys(picks[k].tolist())]
+
+    def search_clinics(
+        self,
+        values: tuple[float, ...],
+        earliest: float,
+        now: float,
+        tolerance: float,
+        best_u: float,
+    ) -> tuple[Prescriber | None, float, float, float]:
+        """A search among the clinics a patient hears of (``model.search.best_clinic``).
+
+        Draws the clinics (``candidate_clinics``) and the taste shocks, then finds the clinic
+        of best utility above ``best_u``: a course's value by business model (``values``,
+        NaN where this patient cannot have it), less the wait from ``now`` to its first free
+        chair from ``earliest`` over ``tolerance``, plus its shock. A dose's chair-hours and a
+        week's are the scenario's, the same at every clinic.
+
+        Returns:
+            ``(the clinic or None, its start, the best utility, the last shock)``: the last
+            shock is therapy alone's.
+        """
+        kernel = self._search
+        if kernel.stale():
+            kernel.bind()
+        if self._hear_of_all:
+            picks, pick = self._no_picks, 0
+        else:
+            picks, pick = self.clinic_picks.next_row()
+        shocks, shock = self.taste_shocks.next_row()
+        best, start, best_u = kernel.entry(
+            *kernel.arrays, picks, pick, shocks, shock, len(self.prescribers),
+            self._hear_of_all, values[0], values[1], values[2], self._chair_room, earliest,
+            now, tolerance, best_u,
+        )  # fmt: skip
+        clinic = self.prescribers[best] if best >= 0 else None
+        return clinic, start, best_u, shocks[shock, -1].item()
 
     def candidate_therapists(self) -> list[Therapist]:
         """Up to ``n_calls`` distinct therapists a referred patient calls."""
@@ -464,7 +511,8 @@ class KetasimModel(mesa.Model):
         week = int(t // DAYS_PER_WEEK)
         booked = counts[:, week] if week < counts.shape[1] else np.zeros(len(counts))
         capacity = np.array([clinic.capacity_hours for clinic in self.prescribers])
-        return float(np.mean(booked / capacity))
+        with np.errstate(over="ignore"):  # a tiny capacity gives inf, as Python's division
+            return float(np.mean(booked / capacity))
 
     def any_trained_therapist(self) -> bool:
         """Whether anyone can staff an integrated programme."""
@@ -1266,6 +1314,7 @@ def warm_up_kernels() -> None:
     postings.warm_up()
     sessions.warm_up()
     doses.warm_up()
+    search.warm_up()
 
 
 def run_scenario(

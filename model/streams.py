@@ -47,7 +47,7 @@ class DrawBlock:
     independent draw from its distribution, as before.
     """
 
-    __slots__ = ("_args", "_draw", "_rows", "_shape", "_size")
+    __slots__ = ("_args", "_block", "_draw", "_next", "_rows", "_shape", "_size")
 
     def __init__(
         self,
@@ -72,6 +72,8 @@ class DrawBlock:
         self._shape = tuple(shape)
         self._size = int(size)
         self._rows: list = []
+        self._block: np.ndarray | None = None  # for next_row
+        self._next = 0
 
     def next(self):
         """The next draw: a Python number, or a list of numbers when ``shape`` is set."""
@@ -80,3 +82,17 @@ class DrawBlock:
             block = self._draw(*self._args, size=(self._size, *self._shape))
             rows.extend(block[::-1].tolist())  # popped from the end: first drawn, first out
         return rows.pop()
+
+    def next_row(self) -> tuple[np.ndarray, int]:
+        """The next draw as ``(block, k)``: row ``k`` of the block array, for compiled code.
+
+        The same draws in the same order as ``next`` (a source hands out by one or the other,
+        not both), without making Python numbers of them.
+        """
+        k = self._next
+        block = self._block
+        if block is None or k == len(block):
+            block = self._block = self._draw(*self._args, size=(self._size, *self._shape))
+            k = 0
+        self._next = k + 1
+        return block, k

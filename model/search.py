@@ -1,0 +1,145 @@
+"""A search for care among the clinics a patient hears of, compiled.
+
+A 100,000-patient year has about 107,000 searches (arrivals, retries and returns after a
+relapse). Each looks at up to ``n_candidate_clinics`` distinct clinics: the value of a course
+under the clinic's business model, its taste shock, and, for a clinic that could still win,
+the first week with a free chair. ``best_clinic`` runs that loop over the clinics' arrays in one
+compiled call; the patient's Python (``Patient.seek_care``) prices the business models before
+and compares with therapy alone after, as before. The arithmetic is the Python's, in the same
+order (``tests/test_search.py`` runs searches both ways and requires the same choices), so runs
+are unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+from numba import njit
+
+from agents import clinical_rows as rows
+from model.sessions import B1, F8, I8, BoundKernel, compiled_for
+
+_CACHE = rows.key_cache_on_maths(__name__)
+
+
+@njit(cache=_CACHE)
+def best_clinic(
+    models,
+    chairs,
+    needs,
+    picks,
+    pick,
+    shocks,
+    shock,
+    n_clinics,
+    every_clinic,
+    v0,
+    v1,
+    v2,
+    room,
+    earliest,
+    now,
+    tolerance,
+    best_u,
+):
+    """The best of the clinics a patient hears of, if any beats ``best_u``.
+
+    The candidates are every clinic in order when ``every_clinic`` (a catchment with no more
+    clinics than a patient hears of), else the distinct clinics of row ``pick`` of ``picks``
+    in the order first drawn; the ``j``-th candidate gets the ``j``-th shock of row ``shock`` of
+    ``shocks``. A clinic of business model ``m`` (``models``) offers a course worth ``v<m>``
+    (NaN: this patient cannot have it), starting at its first week from ``earliest`` whose
+    chair-hours (``chairs``) are empty or have ``needs[m]`` hours more within ``room``. Its
+    utility is the value less the wait over ``tolerance`` plus the shock; a clinic whose
+    earliest possible start could not beat the best so far is not looked up (a later start
+    only lowers it).
+
+    Returns:
+        ``(clinic row or -1, its start, the best utility)``.
+    """
+    values = (v0, v1, v2)
+    best, best_start = -1, np.nan
+    soonest = (earliest - now) / tolerance
+    first_week = int(earliest // 7.0)
+    width = chairs.shape[1]
+    n = n_clinics if every_clinic else picks.shape[1]
+    j = 0
+    for m in range(n):
+        if every_clinic:
+            c = m
+        else:
+            c = picks[pick, m]
+            heard = False
+            for q in range(m):
+                if picks[pick, q] == c:
+                    heard = True
+                    break
+            if heard:
+                continue
+        noise = shocks[shock, j]
+        j += 1
+        model = models[c]
+        value = values[model]
+        if value != value:
+            continue
+        if value - soonest + noise <= best_u:
+            continue
+        need = needs[model]
+        week = first_week
+        while True:
+            booked = chairs[c, week] if week < width else 0.0
+            if booked == 0.0 or booked + need <= room:
+                break
+            week += 1
+        start = week * 7.0
+        if earliest >= start:
+            start = earliest
+        u = value - (start - now) / tolerance + noise
+        if u > best_u:
+            best_u, best, best_start = u, c, start
+    return best, best_start, best_u
+
+
+class SearchKernel(BoundKernel):
+    """``best_clinic`` on a run's clinics (``KetasimModel.search_clinics``)."""
+
+    kernel = best_clinic
+    # The types of its arguments after the bound arrays: the two blocks of draws and their
+    # rows, then n_clinics to best_u.
+    scalars = (
+        numba.types.Array(numba.int64, 2, "C"),
+        I8,
+        numba.types.Array(numba.float64, 2, "C"),
+        I8,
+        I8,
+        B1,
+        F8,
+        F8,
+        F8,
+        F8,
+        F8,
+        F8,
+        F8,
+        F8,
+    )
+
+    def __init__(self, population, weeks, models, needs) -> None:
+        super().__init__(population, weeks)
+        self._models = models
+        self._needs = needs
+
+    def _arrays(self) -> tuple:
+        return (self._models, self._weeks.counts, self._needs)
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile (or load) the kernel once per process, for the arrays a run binds."""
+    args = (np.zeros(1, dtype=np.int8), np.zeros((1, 2)), np.ones(3))
+    types = tuple(numba.typeof(a) for a in args) + SearchKernel.scalars
+    compiled_for(best_clinic, types)(
+        *args, np.zeros((1, 2), dtype=np.int64), 0, np.zeros((1, 3)), 0, 1, False,
+        1.0, np.nan, 0.5, 20.0, 3.0, 1.0, 10.0, -1.0,
+    )  # fmt: skip
