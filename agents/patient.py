@@ -699,15 +699,8 @@ class Patient(mesa.Agent):
         ready = now + tp.dur_referral_delay_days * self.model.referral_delays.next()
         if self.model.scenario.policy.carve_out and self.route is not Route.THERAPY_ONLY:
             ready += tp.dur_carve_out_referral_extra_days
-        best_t, best = math.inf, None
-        for therapist in self.model.candidate_therapists():
-            if not (self.can_pay_cash or therapist.accepts(self.payer_kind)):
-                continue
-            slot = therapist.next_free_slot(ready)
-            if slot < best_t:
-                best_t, best = slot, therapist
-                if slot <= ready:
-                    break  # no slot comes before ``ready``: nobody later can offer an earlier one
+        # Call therapists for the earliest slot (KetasimModel.call_therapists, compiled).
+        best, best_t = self.model.call_therapists(self, ready)
         if best is None or best_t - now > 3.0 * self.wait_tolerance:
             # Nobody in reach: the referral goes nowhere.
             if self.route is Route.THERAPY_ONLY:

@@ -13,6 +13,7 @@ from bisect import bisect_left
 from typing import Annotated
 
 import mesa
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.codes import Code, PayerKind
@@ -118,6 +119,7 @@ class Therapist(mesa.Agent):
         trained: Whether it is trained in ketamine integration.
         integration_sessions: Integration sessions given in the current year.
         weeks: The week book this therapist's bookings are kept in, at row ``row``.
+        networks: Every therapist's networks, a row each and a column per payer kind.
     """
 
     def __init__(
@@ -127,14 +129,28 @@ class Therapist(mesa.Agent):
         trained: bool,
         weeks: WeekBook | None = None,
         row: int = 0,
+        networks: np.ndarray | None = None,
     ) -> None:
         super().__init__(model)
         self.reservation_rate = reservation_rate
         self.trained = trained
-        self.in_network: set[PayerKind] = set()
         self.weeks = WeekBook(1, 1) if weeks is None else weeks
         self.row = row
+        # Every therapist's networks by row and payer kind, for compiled searches (written
+        # with ``in_network``).
+        self.networks = np.zeros((1, len(PayerKind)), dtype=bool) if networks is None else networks
+        self.in_network = frozenset()
         self.integration_sessions = 0
+
+    @property
+    def in_network(self) -> frozenset[PayerKind]:
+        """Payer kinds whose network it has joined."""
+        return self._in_network
+
+    @in_network.setter
+    def in_network(self, kinds) -> None:
+        self._in_network = frozenset(kinds)
+        self.networks[self.row] = [kind in self._in_network for kind in PayerKind]
 
     @property
     def booked(self) -> dict[int, int]:

@@ -197,7 +197,7 @@ class DailyRecorder:
         }
         for state in PathwayState:
             row[f"n_{state.name.lower()}"] = int(pop.state_counts[state])
-        mix = np.bincount([c.business_model for c in model.prescribers], minlength=3)
+        mix = model.business_model_counts()
         for bm in BusinessModel:
             row[f"clinics_{BUSINESS_MODEL_NAMES[bm]}"] = int(mix[bm])
         self.rows.append(row)

@@ -43,7 +43,7 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
-from model.search import SearchKernel
+from model.search import ReferralKernel, SearchKernel
 from model.sessions import ATTENDED, TherapyKernel
 from model.streams import DrawBlock, Streams
 
@@ -151,7 +151,12 @@ class KetasimModel(mesa.Model):
         self._search = SearchKernel(self.population, clinic.weeks, clinic.models, hours)
         self._chair_room = clinic.capacity_hours + 1e-9  # as next_chair_time
         self._hear_of_all = len(self.prescribers) <= pp.n_candidate_clinics
-        self._no_picks = np.zeros((1, 1), dtype=np.int64)  # when every clinic is heard of
+        self._no_picks = np.zeros((1, 1), dtype=np.int64)  # when every one is heard of
+        self._call_all = len(self.therapists) <= scenario.therapists.n_calls
+        if self.therapists:
+            first = self.therapists[0]
+            self._referral = ReferralKernel(self.population, first.weeks, first.networks)
+            self._therapist_capacity = first.capacity  # the same for every therapist
         self._doses = DoseKernel(self.population, self.prescribers[0].weeks)
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
@@ -229,8 +234,9 @@ class KetasimModel(mesa.Model):
         n_trained = round(count * tp.p_trained_initial)
         # A run's bookings reach a few weeks past its end; the book widens if they reach further.
         weeks = WeekBook(count, math.ceil(self.days / DAYS_PER_WEEK) + 8)
+        networks = np.zeros((count, len(PayerKind)), dtype=bool)
         return [
-            Therapist(self, draw_reservation(rng, tp), k < n_trained, weeks, k)
+            Therapist(self, draw_reservation(rng, tp), k < n_trained, weeks, k, networks)
             for k in range(count)
         ]
 
@@ -476,11 +482,40 @@ class KetasimModel(mesa.Model):
         return clinic, start, best_u, shocks[shock, -1].item()
 
     def candidate_therapists(self) -> list[Therapist]:
-        """Up to ``n_calls`` distinct therapists a referred patient calls."""
-        if len(self.therapists) <= self.scenario.therapists.n_calls:
+        """Up to ``n_calls`` distinct therapists a referred patient calls.
+
+        ``call_therapists`` draws them the same way, in compiled code.
+        """
+        if self._call_all:
             return self.therapists
-        picks = dict.fromkeys(self.therapist_picks.next())
-        return [self.therapists[i] for i in picks]
+        picks, k = self.therapist_picks.next_row()
+        return [self.therapists[i] for i in dict.fromkeys(picks[k].tolist())]
+
+    def call_therapists(self, patient: Patient, ready: float) -> tuple[Therapist | None, float]:
+        """A referral's calls (``model.search.best_therapist``): who offers the earliest slot.
+
+        Draws the therapists called (``candidate_therapists``); those outside the network of
+        the patient's payer count only for a patient who can pay cash; each offers its first
+        free slot from ``ready`` (``Therapist.next_free_slot``); calls stop at a slot no later
+        than ``ready``.
+
+        Returns:
+            ``(the therapist or None, the slot's time or inf)``.
+        """
+        if not self.therapists:
+            return None, math.inf
+        kernel = self._referral
+        if kernel.stale():
+            kernel.bind()
+        if self._call_all:
+            picks, pick = self._no_picks, 0
+        else:
+            picks, pick = self.therapist_picks.next_row()
+        best, slot = kernel.entry(
+            *kernel.arrays, picks, pick, len(self.therapists), self._call_all,
+            self._therapist_capacity, patient.can_pay_cash, patient.payer_kind, ready,
+        )  # fmt: skip
+        return (self.therapists[best] if best >= 0 else None), slot
 
     def integration_therapist(self, at: float) -> Therapist | None:
         """A therapist with a free slot in the week of ``at``: trained ones first."""
@@ -513,6 +548,10 @@ class KetasimModel(mesa.Model):
         capacity = np.array([clinic.capacity_hours for clinic in self.prescribers])
         with np.errstate(over="ignore"):  # a tiny capacity gives inf, as Python's division
             return float(np.mean(booked / capacity))
+
+    def business_model_counts(self) -> np.ndarray:
+        """Clinics by business model (indexed by ``BusinessModel``), from their row array."""
+        return np.bincount(self.prescribers[0].models, minlength=len(BusinessModel))
 
     def any_trained_therapist(self) -> bool:
         """Whether anyone can staff an integrated programme."""

@@ -1,13 +1,14 @@
-"""A search for care among the clinics a patient hears of, compiled.
+"""A search for care among the clinics a patient hears of, and a referral's calls, compiled.
 
 A 100,000-patient year has about 107,000 searches (arrivals, retries and returns after a
 relapse). Each looks at up to ``n_candidate_clinics`` distinct clinics: the value of a course
 under the clinic's business model, its taste shock, and, for a clinic that could still win,
 the first week with a free chair. ``best_clinic`` runs that loop over the clinics' arrays in one
 compiled call; the patient's Python (``Patient.seek_care``) prices the business models before
-and compares with therapy alone after, as before. The arithmetic is the Python's, in the same
-order (``tests/test_search.py`` runs searches both ways and requires the same choices), so runs
-are unchanged.
+and compares with therapy alone after, as before. A referral to therapy (about 67,000 a year)
+calls up to ``n_calls`` therapists for their first free slot: ``best_therapist``. The
+arithmetic is the Python's, in the same order (``tests/test_search.py`` runs searches and
+referrals both ways and requires the same runs), so runs are unchanged.
 """
 
 from __future__ import annotations
@@ -102,6 +103,68 @@ def best_clinic(
     return best, best_start, best_u
 
 
+@njit(cache=_CACHE)
+def best_therapist(
+    weeks, networks, picks, pick, n_therapists, every_therapist, capacity, can_pay_cash, kind, ready
+):
+    """The therapist, of those a referred patient calls, who offers the earliest slot.
+
+    The calls go to every therapist in order when ``every_therapist``, else to the distinct
+    therapists of row ``pick`` of ``picks`` in the order first drawn. A therapist who is not
+    in the network of the patient's payer (``networks``, column ``kind``) is skipped unless the
+    patient can pay cash; the others offer the first week from ``ready`` with fewer than
+    ``capacity`` sessions booked (``weeks``; ``Therapist.next_free_slot``). Calling stops at a
+    slot no later than ``ready``: no later therapist can offer an earlier one.
+
+    Returns:
+        ``(therapist row or -1, the slot's time or inf)``.
+    """
+    best, best_t = -1, np.inf
+    first_week = int(ready // 7.0)
+    width = weeks.shape[1]
+    n = n_therapists if every_therapist else picks.shape[1]
+    for m in range(n):
+        if every_therapist:
+            c = m
+        else:
+            c = picks[pick, m]
+            called = False
+            for q in range(m):
+                if picks[pick, q] == c:
+                    called = True
+                    break
+            if called:
+                continue
+        if not (can_pay_cash or networks[c, kind]):
+            continue
+        week = first_week
+        while week < width and weeks[c, week] >= capacity:
+            week += 1
+        slot = week * 7.0
+        if ready >= slot:
+            slot = ready
+        if slot < best_t:
+            best_t, best = slot, c
+            if slot <= ready:
+                break
+    return best, best_t
+
+
+class ReferralKernel(BoundKernel):
+    """``best_therapist`` on a run's therapists (``KetasimModel.call_therapists``)."""
+
+    kernel = best_therapist
+    # After the bound arrays: the block of draws and its row, then n_therapists to ready.
+    scalars = (numba.types.Array(numba.int64, 2, "C"), I8, I8, B1, I8, B1, I8, F8)
+
+    def __init__(self, population, weeks, networks) -> None:
+        super().__init__(population, weeks)
+        self._networks = networks
+
+    def _arrays(self) -> tuple:
+        return (self._weeks.counts, self._networks)
+
+
 class SearchKernel(BoundKernel):
     """``best_clinic`` on a run's clinics (``KetasimModel.search_clinics``)."""
 
@@ -136,7 +199,12 @@ class SearchKernel(BoundKernel):
 
 @functools.cache
 def warm_up() -> None:
-    """Compile (or load) the kernel once per process, for the arrays a run binds."""
+    """Compile (or load) the kernels once per process, for the arrays a run binds."""
+    args = (np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4), dtype=bool))
+    types = tuple(numba.typeof(a) for a in args) + ReferralKernel.scalars
+    compiled_for(best_therapist, types)(
+        *args, np.zeros((1, 2), dtype=np.int64), 0, 1, True, 6, True, 0, 3.0
+    )
     args = (np.zeros(1, dtype=np.int8), np.zeros((1, 2)), np.ones(3))
     types = tuple(numba.typeof(a) for a in args) + SearchKernel.scalars
     compiled_for(best_clinic, types)(
