@@ -34,6 +34,7 @@ Count = Annotated[int, Field(ge=0, le=1000)]
 _DEFAULT_PRIORITY = Priority.DEFAULT.value
 
 
+_PAYER_KINDS = tuple(PayerKind)  # by value: PayerKind's values are 0, 1, 2, ...
 _UNPRICED = object()  # not yet in KetasimModel.course_values (None there: cannot have it)
 
 
@@ -307,7 +308,7 @@ class Patient(mesa.Agent):
         super().__init__(model)
         pop = model.population
         self.idx = idx
-        self.payer_kind = PayerKind(int(pop.payer_kind[idx]))
+        self.payer_kind = _PAYER_KINDS[pop.payer_kind[idx]]  # PayerKind(...) without the call
         self.can_pay_cash = bool(pop.can_pay_cash[idx])
         self.adherence = float(pop.adherence[idx])
         self.wait_tolerance = float(pop.wait_tolerance[idx])

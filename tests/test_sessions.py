@@ -197,3 +197,12 @@ def test_a_week_book_one_week_wide_widens_and_changes_nothing():
     theirs = build("therapy_parity", n_patients=1500, days=200, seed=6)
     theirs.run()
     assert _fingerprint(ours) == _fingerprint(theirs)
+
+
+def test_payer_kinds_are_numbered_from_zero():
+    """Patients look their payer kind up by value in a tuple (agents/patient.py)."""
+    from agents.codes import PayerKind
+    from agents.patient import _PAYER_KINDS
+
+    assert [int(kind) for kind in PayerKind] == list(range(len(PayerKind)))
+    assert all(_PAYER_KINDS[int(kind)] is kind for kind in PayerKind)
