@@ -468,10 +468,7 @@ class KetasimModel(mesa.Model):
         kernel = self._search
         if kernel.stale():
             kernel.bind()
-        if self._hear_of_all:
-            picks, pick = self._no_picks, 0
-        else:
-            picks, pick = self.clinic_picks.next_row()
+        picks, pick = self._heard_of(self.clinic_picks, self._hear_of_all)
         shocks, shock = self.taste_shocks.next_row()
         best, start, best_u = kernel.entry(
             *kernel.arrays, picks, pick, shocks, shock, len(self.prescribers),
@@ -480,6 +477,10 @@ class KetasimModel(mesa.Model):
         )  # fmt: skip
         clinic = self.prescribers[best] if best >= 0 else None
         return clinic, start, best_u, shocks[shock, -1].item()
+
+    def _heard_of(self, picks: DrawBlock, everyone: bool) -> tuple[np.ndarray, int]:
+        """The next row of draws of who is heard of; nothing is drawn when ``everyone`` is."""
+        return (self._no_picks, 0) if everyone else picks.next_row()
 
     def candidate_therapists(self) -> list[Therapist]:
         """Up to ``n_calls`` distinct therapists a referred patient calls.
@@ -507,10 +508,7 @@ class KetasimModel(mesa.Model):
         kernel = self._referral
         if kernel.stale():
             kernel.bind()
-        if self._call_all:
-            picks, pick = self._no_picks, 0
-        else:
-            picks, pick = self.therapist_picks.next_row()
+        picks, pick = self._heard_of(self.therapist_picks, self._call_all)
         best, slot = kernel.entry(
             *kernel.arrays, picks, pick, len(self.therapists), self._call_all,
             self._therapist_capacity, patient.can_pay_cash, patient.payer_kind, ready,

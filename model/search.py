@@ -18,11 +18,28 @@ import functools
 import numba
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from agents import clinical_rows as rows
 from model.sessions import B1, F8, I8, BoundKernel, compiled_for
 
 _CACHE = rows.key_cache_on_maths(__name__)
+
+
+@register_jitable
+def candidate(picks, pick, m, everyone):
+    """The ``m``-th clinic or therapist heard of, -1 when it was heard of already.
+
+    ``m`` itself when ``everyone`` is heard of (in order), else the ``m``-th draw of row ``pick``
+    of ``picks`` (``KetasimModel.candidate_clinics``: the distinct draws, first drawn first).
+    """
+    if everyone:
+        return m
+    c = picks[pick, m]
+    for q in range(m):
+        if picks[pick, q] == c:
+            return -1
+    return c
 
 
 @njit(cache=_CACHE)
@@ -68,17 +85,9 @@ def best_clinic(
     n = n_clinics if every_clinic else picks.shape[1]
     j = 0
     for m in range(n):
-        if every_clinic:
-            c = m
-        else:
-            c = picks[pick, m]
-            heard = False
-            for q in range(m):
-                if picks[pick, q] == c:
-                    heard = True
-                    break
-            if heard:
-                continue
+        c = candidate(picks, pick, m, every_clinic)
+        if c < 0:
+            continue
         noise = shocks[shock, j]
         j += 1
         model = models[c]
@@ -124,17 +133,9 @@ def best_therapist(
     width = weeks.shape[1]
     n = n_therapists if every_therapist else picks.shape[1]
     for m in range(n):
-        if every_therapist:
-            c = m
-        else:
-            c = picks[pick, m]
-            called = False
-            for q in range(m):
-                if picks[pick, q] == c:
-                    called = True
-                    break
-            if called:
-                continue
+        c = candidate(picks, pick, m, every_therapist)
+        if c < 0:
+            continue
         if not (can_pay_cash or networks[c, kind]):
             continue
         week = first_week

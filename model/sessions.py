@@ -1,16 +1,19 @@
-"""A therapy session's common path, compiled, and the pending doses it covers.
+"""A therapy session's common path, compiled; the pending doses it covers; compiled calls.
 
 A 100,000-patient year has about a quarter of a million therapy sessions. Each one checks
 attendance against the patient's acute relief, bills the session (the payer within its cap and
-network, else cash), applies the session's layer gains, and counts which of the patient's recent
-doses it covered: about 8 us of Python in a dozen calls. ``attend_therapy`` does all of that in
-one compiled call for a session outside an integrated programme, the common case; the Python of
-``KetasimModel.therapy_session`` around it only notes the payment and the care in the day's
-journals (model/postings.py) and books the next session. What is rare (a missed session, nobody
-paying, a programme's integration session) stays in Python and reads the same arrays.
+network, else cash), applies the session's layer gains, counts which of the patient's recent
+doses it covered and books the next one: about 8 us of Python in a dozen calls.
+``attend_therapy`` does all of that in one compiled call for a session outside an integrated
+programme, the common case; the Python of ``KetasimModel.therapy_session`` around it only notes
+the payment and the care in the day's journals (model/postings.py). What is rare (a missed
+session, nobody paying, a programme's integration session) stays in Python and reads the same
+arrays.
 
-The arithmetic is the Python's, in the same order (``tests/test_sessions.py`` runs both over
-random histories and requires the same state to the bit), so runs are unchanged.
+The arithmetic is the Python's, in the same order (``tests/test_sessions.py`` runs both and
+requires identical runs), so runs are unchanged. ``BoundKernel`` (calling a kernel through its
+compiled entry point with a run's arrays) and the pending doses serve ``model.doses`` and
+``model.search`` too.
 """
 
 from __future__ import annotations
