@@ -144,6 +144,9 @@ class KetasimModel(mesa.Model):
         self.prescribers = self._make_prescribers(n)
         self.pool: TherapistPool | None = None
         self.therapists = self._make_therapists(n)
+        # The compiled steps of the busiest handlers (model/sessions.py, doses.py, search.py),
+        # each with the arrays it reads: the population's, the week books, the clinics' models
+        # and the therapists' networks (one of each kind of agent, shared by all of them).
         weeks = self.therapists[0].weeks if self.therapists else WeekBook(0, 1)
         self._therapy = TherapyKernel(self.population, weeks, self.tally)
         clinic = self.prescribers[0]
