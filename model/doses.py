@@ -19,7 +19,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from agents import clinical_rows as rows
-from model.sessions import F8, I8, BoundKernel, compiled_for, note_dose, one_row
+from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
 
 # The kernels compile clinical_rows' and clinical's functions into their own code, so their
 # on-disk cache is keyed on those files too.
@@ -94,10 +94,7 @@ def give_dose(
         return False, np.nan
     rows.row_dose(f, n_course, ring, params[0], t, i, rel_relief)
     if org >= 0:
-        if orgs[i] >= 0 and orgs[i] != org:
-            split[i] = True
-        orgs[i] = org
-        silos[i] |= bit
+        note_biller(orgs, silos, split, i, org, bit)
     return True, book_chair(chairs, clinic, need, room, book_from)
 
 

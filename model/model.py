@@ -44,7 +44,7 @@ from model.metrics import (
 from model.params import Scenario
 from model.population import Population
 from model.search import ReferralKernel, SearchKernel
-from model.sessions import ATTENDED, TherapyKernel
+from model.sessions import ATTENDED, TherapyKernel, note_biller
 from model.streams import DrawBlock, Streams
 
 DAYS_PER_QUARTER = 365.0 / 4.0
@@ -605,10 +605,7 @@ class KetasimModel(mesa.Model):
         the one shared tuple for this (organisation, budget): a million patients keep one each.
         """
         org, bit = billed_by
-        if orgs[i] >= 0 and orgs[i] != org:
-            self.population.split_orgs[i] = True
-        orgs[i] = org
-        silos[i] |= bit
+        note_biller(orgs, silos, self.population.split_orgs, i, org, bit)  # as compiled steps do
         return self._billers.setdefault(billed_by, billed_by)
 
     def _pay(

@@ -227,16 +227,26 @@ def attend_therapy(
         bit = bit_cash
     else:
         return UNPAID, False, 0, 0, np.nan, False
-    if orgs[i] >= 0 and orgs[i] != org:
-        split[i] = True
-    orgs[i] = org
-    silos[i] |= bit
+    note_biller(orgs, silos, split, i, org, bit)
     rows.row_session(f, ring, p, t, i, relief)
     covered, n_delays = cover_doses(
         times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
     )
     at, filled = book_week(weeks, therapist, capacity, book_from)
     return ATTENDED, by_payer, covered, n_delays, at, filled
+
+
+@register_jitable
+def note_biller(orgs, silos, split, i, org, bit):
+    """Row ``i``'s drug or therapy was billed by ``org`` to the budget bit ``bit``.
+
+    ``KetasimModel._note_biller`` in compiled code: a second organisation billing the same side
+    marks the patient's care as split.
+    """
+    if orgs[i] >= 0 and orgs[i] != org:
+        split[i] = True
+    orgs[i] = org
+    silos[i] |= bit
 
 
 @register_jitable
