@@ -43,9 +43,9 @@ def _install_cache_locators() -> bool:
     stale maths from the cache. Numba's own locators (the ``__pycache__`` next to this file, or
     the user-wide cache when that is not writable), limited to the functions of this module and
     of those that compile its kernels into their own (``key_cache_on_maths``), get the SHA-256
-    of ``clinical.py`` and of this file added to their source stamp. Returns False, and the
-    kernels are then compiled afresh in every process, when Numba's locator API is not as
-    expected.
+    of the sources each module's functions compile in (``_KEYED_MODULES``) added to their
+    source stamp. Returns False, and the kernels are then compiled afresh in every process,
+    when Numba's locator API is not as expected.
     """
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     classes = getattr(impl, "_locator_classes", None)
@@ -55,40 +55,56 @@ def _install_cache_locators() -> bool:
         return False
     if getattr(numba.config, "CACHE_LOCATOR_CLASSES", None):
         return False  # the user chose the locators: ours would not be asked
-    maths = hashlib.sha256(Path(cm.__file__).read_bytes() + Path(__file__).read_bytes())
-    maths = maths.hexdigest()
     for base in reversed(bases):
-        classes.insert(0, _keyed_on_maths(base, maths))
+        classes.insert(0, _keyed_on_maths(base, _KEYED_MODULES))
     return True
 
 
-def _keyed_on_maths(base: type, maths: str) -> type:
+def _keyed_on_maths(base: type, digests: dict[str, str]) -> type:
+    """Numba's locator ``base``, for the functions of the modules in ``digests`` only.
+
+    Each such function's source stamp gets its module's digest of its sources added.
+    """
+
     class Locator(base):
         def get_source_stamp(self):
-            return (super().get_source_stamp(), maths)
+            return (super().get_source_stamp(), self.maths)
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if py_func.__module__ not in _KEYED_MODULES:
+            maths = digests.get(py_func.__module__)
+            if maths is None:
                 return None  # someone else's function: Numba's usual locators
-            return super().from_function(py_func, py_file)
+            locator = super().from_function(py_func, py_file)
+            if locator is not None:
+                locator.maths = maths
+            return locator
 
     Locator.__name__ = Locator.__qualname__ = f"ClinicalMaths{base.__name__}"
     return Locator
 
 
-_KEYED_MODULES = {__name__}
+def maths_digest(*sources) -> str:
+    """SHA-256 of ``clinical.py``, this file and ``sources`` (paths), in that order."""
+    paths = (cm.__file__, __file__, *sources)
+    return hashlib.sha256(b"".join(Path(path).read_bytes() for path in paths)).hexdigest()
+
+
+# Module -> the digest of the sources its compiled functions are built from.
+_KEYED_MODULES = {__name__: maths_digest()}
 _CACHE = _install_cache_locators()
 
 
-def key_cache_on_maths(module: str) -> bool:
+def key_cache_on_maths(module: str, *sources) -> bool:
     """Key the on-disk cache of ``module``'s compiled functions on the clinical maths too.
 
     For a module whose kernels call this one's (``model.sessions``): without it, a change to
-    ``clinical.py`` alone would load its stale kernels. Returns the ``cache`` flag its kernels
-    should be compiled with (False when the locators could not be installed).
+    ``clinical.py`` alone would load its stale kernels. ``sources`` are the paths of any other
+    files whose compiled functions the module's kernels call (Numba would not notice a change
+    there either). Returns the ``cache`` flag its kernels should be compiled with (False when
+    the locators could not be installed).
     """
-    _KEYED_MODULES.add(module)
+    _KEYED_MODULES[module] = maths_digest(*sources)
     return _CACHE
 
 

@@ -19,11 +19,12 @@ from numba import njit
 from numba.extending import register_jitable
 
 from agents import clinical_rows as rows
+from model import sessions
 from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
 
-# The kernels compile clinical_rows' and clinical's functions into their own code, so their
-# on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__)
+# The kernels compile clinical_rows', clinical's and model/sessions.py's functions into their
+# own code, so their on-disk cache is keyed on those files too.
+_CACHE = rows.key_cache_on_maths(__name__, sessions.__file__)
 
 
 @register_jitable

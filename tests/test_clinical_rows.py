@@ -186,11 +186,12 @@ def test_compiled_severity_matches_the_numpy_layers_to_the_bit(name):
 
 
 def test_kernel_cache_is_keyed_on_the_clinical_maths():
-    """The on-disk cache of the kernels must miss when ``clinical.py`` changes.
+    """The on-disk cache of the kernels must miss when the sources they compile in change.
 
     Numba's own key is only the defining file (``clinical_rows.py``); the kernels compile
-    ``clinical.py``'s functions, so its hash is part of their cache's source stamp, and so is
-    ``clinical_rows.py``'s for the session kernel (``model/sessions.py``), which compiles both.
+    ``clinical.py``'s functions, so its hash is part of their cache's source stamp; so is
+    ``clinical_rows.py``'s for the model's kernels, which compile both, and
+    ``model/sessions.py``'s for the dose kernel, which compiles its functions too.
     """
     import hashlib
     from pathlib import Path
@@ -198,18 +199,21 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     from numba.core import caching
 
     from agents import clinical_rows as kernels
-    from model import outcomes, sessions
+    from model import doses, outcomes, search, sessions
+
+    def digest(*paths):
+        return hashlib.sha256(b"".join(Path(p).read_bytes() for p in paths)).hexdigest()
 
     assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
-    locator = kernels.dose_row._cache._impl.locator
-    source = Path(cm.__file__).read_bytes() + Path(kernels.__file__).read_bytes()
-    maths = hashlib.sha256(source).hexdigest()
-    assert locator.get_source_stamp()[1] == maths
-    # So is the session kernel, which compiles these kernels into its own code.
-    assert sessions.attend_therapy._cache._impl.locator.get_source_stamp()[1] == maths
+    maths = digest(cm.__file__, kernels.__file__)
+    assert kernels.dose_row._cache._impl.locator.get_source_stamp()[1] == maths
+    for kernel in (sessions.attend_therapy, search.best_clinic, search.best_therapist):
+        assert kernel._cache._impl.locator.get_source_stamp()[1] == maths
+    with_sessions = digest(cm.__file__, kernels.__file__, sessions.__file__)
+    assert doses.give_dose._cache._impl.locator.get_source_stamp()[1] == with_sessions
     py_func, py_file = kernels.dose_row.py_func, kernels.__file__
-    before = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths before")
-    after = kernels._keyed_on_maths(caching.InTreeCacheLocator, "maths after")
+    before = kernels._keyed_on_maths(caching.InTreeCacheLocator, {kernels.__name__: "before"})
+    after = kernels._keyed_on_maths(caching.InTreeCacheLocator, {kernels.__name__: "after"})
     stamp = before.from_function(py_func, py_file).get_source_stamp()
     assert stamp != after.from_function(py_func, py_file).get_source_stamp()
     # Other modules' functions keep Numba's usual locators.
