@@ -19,13 +19,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.codes import Code, PayerKind
-from agents.weeks import WeekBook
+from agents.weeks import DAYS_PER_WEEK, WeekBook, chair_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Hours = Annotated[float, Field(gt=0.0, le=24.0, allow_inf_nan=False)]
-
-DAYS_PER_WEEK = 7.0
 
 
 class BusinessModel(IntEnum):
@@ -215,16 +213,8 @@ class Prescriber(mesa.Agent):
         """
         need = self._hours_of[self.business_model] if hours is None else hours
         room = self.capacity_hours + 1e-9
-        week = int(earliest // DAYS_PER_WEEK)
-        weeks, row = self.weeks, self.row
-        while True:
-            if week >= weeks.counts.shape[1]:
-                weeks.reach(week)
-            booked = float(weeks.counts[row, week])
-            if booked == 0.0 or booked + need <= room:
-                break
-            week += 1
-        return max(earliest, week * DAYS_PER_WEEK)
+        first = int(earliest // DAYS_PER_WEEK)
+        return week_time(earliest, chair_week(self.weeks.counts, self.row, need, room, first))
 
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""

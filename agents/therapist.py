@@ -17,12 +17,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.codes import Code, PayerKind
-from agents.weeks import WeekBook
+from agents.weeks import DAYS_PER_WEEK, WeekBook, free_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-
-DAYS_PER_WEEK = 7.0
 
 
 class TherapistParams(BaseModel):
@@ -178,15 +176,8 @@ class Therapist(mesa.Agent):
 
     def next_free_slot(self, earliest: float) -> float:
         """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
-        week = int(earliest // DAYS_PER_WEEK)
-        cap = self.capacity
-        book = self.weeks
-        while True:
-            if week >= book.counts.shape[1]:
-                book.reach(week)
-            if book.counts[self.row, week] < cap:
-                return max(earliest, week * DAYS_PER_WEEK)
-            week += 1
+        week = free_week(self.weeks.counts, self.row, self.capacity, int(earliest // DAYS_PER_WEEK))
+        return week_time(earliest, week)
 
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""

@@ -9,6 +9,49 @@ week.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
+
+DAYS_PER_WEEK = 7.0
+
+
+# The searches for a week with room, shared by the agents' Python and the compiled steps that
+# book (registered with Numba, so there is one source of the rules).
+
+
+@register_jitable
+def free_week(counts, row, capacity, week):
+    """Row ``row``'s first week from ``week`` on with fewer than ``capacity`` booked.
+
+    A week past the last column has nothing booked, so it may be returned.
+    """
+    width = counts.shape[1]
+    while week < width and counts[row, week] >= capacity:
+        week += 1
+    return week
+
+
+@register_jitable
+def chair_week(chairs, row, need, room, week):
+    """Row ``row``'s first week from ``week`` on with room for ``need`` more chair-hours.
+
+    A week has room when nothing is booked in it yet (an empty week always takes one dose,
+    ``Prescriber.next_chair_time``) or ``need`` more stays within ``room``. A week past the
+    last column has nothing booked, so it may be returned.
+    """
+    width = chairs.shape[1]
+    while week < width:
+        booked = chairs[row, week]
+        if booked == 0.0 or booked + need <= room:
+            break
+        week += 1
+    return week
+
+
+@register_jitable
+def week_time(earliest, week):
+    """The earliest time in ``week`` not before ``earliest``: ``max(earliest, its start)``."""
+    start = week * DAYS_PER_WEEK
+    return earliest if earliest >= start else start
 
 
 class WeekBook:

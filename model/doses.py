@@ -19,38 +19,30 @@ from numba import njit
 from numba.extending import register_jitable
 
 from agents import clinical_rows as rows
+from agents import weeks as week_rules
+from agents.weeks import DAYS_PER_WEEK, chair_week, week_time
 from model import sessions
 from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
 
-# The kernels compile clinical_rows', clinical's and model/sessions.py's functions into their
-# own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, sessions.__file__)
+# The kernels compile clinical_rows', clinical's, model/sessions.py's and agents/weeks.py's
+# functions into their own code, so their on-disk cache is keyed on those files too.
+_CACHE = rows.key_cache_on_maths(__name__, sessions.__file__, week_rules.__file__)
 
 
 @register_jitable
 def book_chair(chairs, clinic, need, room, earliest):
     """Book ``need`` chair-hours in row ``clinic``'s first week from ``earliest`` with room.
 
-    As ``Prescriber.next_chair_time`` then ``book``: a week has room when nothing is booked in
-    it yet or ``need`` more stays within ``room``; the time is ``earliest`` in its own week,
-    else the start of the week found. NaN (nothing booked) when ``earliest`` is NaN or the
-    week lies past the last column.
+    As ``Prescriber.next_chair_time`` then ``book`` (``chair_week``, ``week_time``). NaN
+    (nothing booked) when ``earliest`` is NaN or the week lies past the last column.
     """
     if earliest != earliest:
         return np.nan
-    week = int(earliest // 7.0)
-    width = chairs.shape[1]
-    while week < width:
-        booked = chairs[clinic, week]
-        if booked == 0.0 or booked + need <= room:
-            break
-        week += 1
-    if week >= width:
+    week = chair_week(chairs, clinic, need, room, int(earliest // DAYS_PER_WEEK))
+    if week >= chairs.shape[1]:
         return np.nan
-    start = week * 7.0
-    at = earliest if earliest > start else start
     chairs[clinic, week] = chairs[clinic, week] + need
-    return at
+    return week_time(earliest, week)
 
 
 @njit(cache=_CACHE)

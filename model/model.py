@@ -26,8 +26,8 @@ from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOu
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
-from agents.therapist import DAYS_PER_WEEK, Therapist, TherapistPool, draw_reservation
-from agents.weeks import WeekBook
+from agents.therapist import Therapist, TherapistPool, draw_reservation
+from agents.weeks import DAYS_PER_WEEK, WeekBook
 from model import doses, outcomes, postings, search, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.doses import DoseKernel

@@ -21,9 +21,12 @@ from numba import njit
 from numba.extending import register_jitable
 
 from agents import clinical_rows as rows
+from agents import weeks as week_rules
+from agents.weeks import DAYS_PER_WEEK, chair_week, free_week, week_time
 from model.sessions import B1, F8, I8, BoundKernel, compiled_for
 
-_CACHE = rows.key_cache_on_maths(__name__)
+# The kernels compile agents/weeks.py's functions into their own code: the cache is keyed on it.
+_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
 
 
 @register_jitable
@@ -80,8 +83,7 @@ def best_clinic(
     values = (v0, v1, v2)
     best, best_start = -1, np.nan
     soonest = (earliest - now) / tolerance
-    first_week = int(earliest // 7.0)
-    width = chairs.shape[1]
+    first_week = int(earliest // DAYS_PER_WEEK)
     n = n_clinics if every_clinic else picks.shape[1]
     j = 0
     for m in range(n):
@@ -96,16 +98,7 @@ def best_clinic(
             continue
         if value - soonest + noise <= best_u:
             continue
-        need = needs[model]
-        week = first_week
-        while True:
-            booked = chairs[c, week] if week < width else 0.0
-            if booked == 0.0 or booked + need <= room:
-                break
-            week += 1
-        start = week * 7.0
-        if earliest >= start:
-            start = earliest
+        start = week_time(earliest, chair_week(chairs, c, needs[model], room, first_week))
         u = value - (start - now) / tolerance + noise
         if u > best_u:
             best_u, best, best_start = u, c, start
@@ -129,8 +122,7 @@ def best_therapist(
         ``(therapist row or -1, the slot's time or inf)``.
     """
     best, best_t = -1, np.inf
-    first_week = int(ready // 7.0)
-    width = weeks.shape[1]
+    first_week = int(ready // DAYS_PER_WEEK)
     n = n_therapists if every_therapist else picks.shape[1]
     for m in range(n):
         c = candidate(picks, pick, m, every_therapist)
@@ -138,12 +130,7 @@ def best_therapist(
             continue
         if not (can_pay_cash or networks[c, kind]):
             continue
-        week = first_week
-        while week < width and weeks[c, week] >= capacity:
-            week += 1
-        slot = week * 7.0
-        if ready >= slot:
-            slot = ready
+        slot = week_time(ready, free_week(weeks, c, capacity, first_week))
         if slot < best_t:
             best_t, best = slot, c
             if slot <= ready:

@@ -27,7 +27,9 @@ from numba.extending import register_jitable
 
 from agents import clinical as cm
 from agents import clinical_rows as rows
+from agents import weeks as week_rules
 from agents.patient import SessionOutcome
+from agents.weeks import DAYS_PER_WEEK, free_week, week_time
 
 # Numba's types of the kernels' scalar arguments (``BoundKernel.scalars``).
 F8, I8, B1 = numba.float64, numba.int64, numba.boolean
@@ -44,9 +46,9 @@ SESSION_YEAR, SESSIONS_USED = 0, 1
 # are forgotten a ``max_delay_days`` after, so a few; the room doubles when it runs out).
 PENDING_WIDTH = 8
 
-# The kernels below compile clinical_rows' and clinical's functions into their own code, so their
-# on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__)
+# The kernels below compile clinical_rows', clinical's and agents/weeks.py's functions into their
+# own code, so their on-disk cache is keyed on those files too.
+_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
 
 
 class PendingDoses:
@@ -259,16 +261,11 @@ def book_week(weeks, row, capacity, earliest):
     """
     if earliest != earliest:
         return np.nan, False
-    week = int(earliest // 7.0)
-    width = weeks.shape[1]
-    while week < width and weeks[row, week] >= capacity:
-        week += 1
-    if week >= width:
+    week = free_week(weeks, row, capacity, int(earliest // DAYS_PER_WEEK))
+    if week >= weeks.shape[1]:
         return np.nan, False
-    start = week * 7.0
-    at = earliest if earliest > start else start
     weeks[row, week] += 1
-    return at, weeks[row, week] >= capacity
+    return week_time(earliest, week), weeks[row, week] >= capacity
 
 
 @functools.cache

@@ -190,8 +190,8 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
 
     Numba's own key is only the defining file (``clinical_rows.py``); the kernels compile
     ``clinical.py``'s functions, so its hash is part of their cache's source stamp; so is
-    ``clinical_rows.py``'s for the model's kernels, which compile both, and
-    ``model/sessions.py``'s for the dose kernel, which compiles its functions too.
+    ``clinical_rows.py``'s and ``agents/weeks.py``'s for the model's kernels, which compile
+    them, and ``model/sessions.py``'s for the dose kernel, which compiles its functions too.
     """
     import hashlib
     from pathlib import Path
@@ -199,6 +199,7 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     from numba.core import caching
 
     from agents import clinical_rows as kernels
+    from agents import weeks
     from model import doses, outcomes, search, sessions
 
     def digest(*paths):
@@ -207,9 +208,10 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
     maths = digest(cm.__file__, kernels.__file__)
     assert kernels.dose_row._cache._impl.locator.get_source_stamp()[1] == maths
+    rules = digest(cm.__file__, kernels.__file__, weeks.__file__)
     for kernel in (sessions.attend_therapy, search.best_clinic, search.best_therapist):
-        assert kernel._cache._impl.locator.get_source_stamp()[1] == maths
-    with_sessions = digest(cm.__file__, kernels.__file__, sessions.__file__)
+        assert kernel._cache._impl.locator.get_source_stamp()[1] == rules
+    with_sessions = digest(cm.__file__, kernels.__file__, sessions.__file__, weeks.__file__)
     assert doses.give_dose._cache._impl.locator.get_source_stamp()[1] == with_sessions
     py_func, py_file = kernels.dose_row.py_func, kernels.__file__
     before = kernels._keyed_on_maths(caching.InTreeCacheLocator, {kernels.__name__: "before"})
