@@ -757,19 +757,13 @@ class Patient(mesa.Agent):
         therapist = self.therapist
         if not self.integrated_sessions and therapist is not None:
             # Outside a programme, the common case: attendance, payment, gains, the doses
-            # covered and the next booking in one compiled step (model/sessions.py), which
-            # does what _after_session would for a session outside a programme.
+            # covered and the booking of the next session (when one is left) in one compiled
+            # step (model/sessions.py).
             left = self.sessions_left - 1
             book_from = now + self.params.dur_session_interval_days if left > 0 else math.nan
             outcome, at = model.therapy_session(self, therapist, now, book_from)
             if outcome is SessionOutcome.ATTENDED:
-                self.sessions_left = left
-                if left <= 0:
-                    self._stop_therapy()
-                elif at == at:
-                    self._session_event = self._schedule(self.attend_session, at)
-                else:  # the free week lies past the week book's end: it widens
-                    self._book_next_session(book_from)
+                self._after_session(now, at)
                 return
             if outcome is SessionOutcome.UNPAID:
                 self._stop_therapy(DropReason.COST)
@@ -800,15 +794,22 @@ class Patient(mesa.Agent):
             return
         self._after_session(now)
 
-    def _after_session(self, now: float) -> None:
+    def _after_session(self, now: float, booked_at: float = math.nan) -> None:
+        """After a session: the next one, or therapy's end when none is left.
+
+        ``booked_at`` is the next session's time when it is booked already (the compiled
+        step books it; NaN when it did not, as when the therapist's week book must widen).
+        """
         in_course = self.state is PathwayState.IN_TREATMENT and self._dose_event is not None
         if self.integrated_sessions and in_course:
             return  # the next dose books the next integration session
         self.sessions_left -= 1
-        if self.sessions_left > 0:
-            self._book_next_session(now + self.params.dur_session_interval_days)
-        else:
+        if self.sessions_left <= 0:
             self._stop_therapy()
+        elif booked_at == booked_at:
+            self._session_event = self._schedule(self.attend_session, booked_at)
+        else:
+            self._book_next_session(now + self.params.dur_session_interval_days)
 
     def _stop_therapy(self, reason: DropReason | None = None) -> None:
         if self._session_event is not None:

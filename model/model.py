@@ -125,9 +125,9 @@ class KetasimModel(mesa.Model):
         self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
         self._max_delay = scenario.metrics.max_delay_days
-        # A session's budget bits (payer, cash) by payer: see therapy_session.
-        self._session_bits: dict[Payer | None, tuple[int, int]] = {}
-        self._session_plans: dict[Payer | None, list[int]] = {}  # [by the payer, cash]
+        # A session's budget bits and payment plans by payer, by the payer and in cash
+        # ([bit, bit, plan, plan], a plan -1 until first paid): see therapy_session.
+        self._session_terms: dict[Payer | None, list[int]] = {}
         self._patients: list[Patient | None] = [None] * n
 
         pp = scenario.patients
@@ -438,16 +438,6 @@ class KetasimModel(mesa.Model):
         """The payer agent of a coverage kind (None for the uninsured)."""
         return self._payer_by_kind.get(kind)
 
-    def candidate_clinics(self) -> list[Prescriber]:
-        """Up to ``n_candidate_clinics`` distinct clinics a patient hears of (referral networks).
-
-        ``search_clinics`` draws them the same way, in compiled code.
-        """
-        if self._hear_of_all:
-            return self.prescribers
-        picks, k = self.clinic_picks.next_row()
-        return [self.prescribers[i] for i in dict.fromkeys(picks[k].tolist())]
-
     def search_clinics(
         self,
         values: tuple[float, ...],
@@ -458,7 +448,8 @@ class KetasimModel(mesa.Model):
     ) -> tuple[Prescriber | None, float, float, float]:
         """A search among the clinics a patient hears of (``model.search.best_clinic``).
 
-        Draws the clinics (``candidate_clinics``) and the taste shocks, then finds the clinic
+        Draws the distinct clinics heard of (every clinic when the catchment has no more than
+        a patient hears of) and the taste shocks, then finds the clinic
         of best utility above ``best_u``: a course's value by business model (``values``,
         NaN where this patient cannot have it), less the wait from ``now`` to its first free
         chair from ``earliest`` over ``tolerance``, plus its shock. A dose's chair-hours and a
@@ -485,20 +476,11 @@ class KetasimModel(mesa.Model):
         """The next row of draws of who is heard of; nothing is drawn when ``everyone`` is."""
         return (self._no_picks, 0) if everyone else picks.next_row()
 
-    def candidate_therapists(self) -> list[Therapist]:
-        """Up to ``n_calls`` distinct therapists a referred patient calls.
-
-        ``call_therapists`` draws them the same way, in compiled code.
-        """
-        if self._call_all:
-            return self.therapists
-        picks, k = self.therapist_picks.next_row()
-        return [self.therapists[i] for i in dict.fromkeys(picks[k].tolist())]
-
     def call_therapists(self, patient: Patient, ready: float) -> tuple[Therapist | None, float]:
         """A referral's calls (``model.search.best_therapist``): who offers the earliest slot.
 
-        Draws the therapists called (``candidate_therapists``); those outside the network of
+        Draws the distinct therapists called (every one when there are no more than a patient
+        calls); those outside the network of
         the patient's payer count only for a patient who can pay cash; each offers its first
         free slot from ``ready`` (``Therapist.next_free_slot``); calls stop at a slot no later
         than ``ready``.
@@ -884,36 +866,18 @@ class KetasimModel(mesa.Model):
             case _:
                 raise ValueError(f"no dose cost for route {patient.route!r}")
 
-    def bill_dose(self, patient: Patient, t: float, esketamine: bool) -> None:
-        """Bill one dose under the patient's route and the scenario's payment rules.
-
-        A dose's own payments (the fee, and for esketamine the drug) depend only on the route,
-        the payer, whether it is esketamine and the drug's price, so they are planned once for
-        each such combination (``_dose_payments``); the bundle (at a course's first dose) and
-        the monthly coordination fee depend on the patient's course. (A run bills its doses
-        through ``give_dose``, which tracks who billed the drug in compiled code; this is the
-        Python it replaced, kept as the tests' reference.)
-        """
-        payments, in_bundle, _ = self._dose_plan(patient, esketamine)
-        clinic = patient.prescriber
-        i = patient.idx
-        for plan, code, payee_kind, silo in payments:
-            payee = self.pharma if payee_kind is PartyKind.PHARMA else clinic
-            self._note(t, i, plan, self._slot_of[payee])
-            if silo is not None:
-                self._track_billing(patient, code, payee_kind, payee, silo)
-        self._pay_course_fees(patient, t, in_bundle, self._coordinated(patient))
-
     def give_dose(
         self, patient: Patient, t: float, rel_relief: float, billing: tuple, book_from: float
     ) -> float:
         """A dose: its clinical update, payments and care, and the chair for the next one.
 
-        As ``ClinicalState.dose_row``, ``bill_dose`` and ``record_dose`` in turn, then, unless
-        ``book_from`` is NaN, ``Prescriber.next_chair_time`` and ``book`` from then on: the
-        clinical update, who billed the drug, the pending dose and the chair are one compiled
-        step (``model.doses.give_dose``); the payments and the care are noted in the day's
-        journals here. ``billing`` is ``dose_billing``'s for this patient's dose.
+        The clinical update (``ClinicalState.dose_row``), who billed the drug
+        (``_track_billing``), the dose among those a session may cover (``PendingDoses``) and,
+        unless ``book_from`` is NaN, the chair for the next dose from then on
+        (``Prescriber.next_chair_time`` and ``book``) are one compiled step
+        (``model.doses.give_dose``); the dose's payments (``_dose_plan``), the course's fees
+        (``_pay_course_fees``) and the care are noted in the day's journals here. ``billing``
+        is ``dose_billing``'s for this patient's dose.
 
         Returns:
             The next dose's time: NaN when none was to be booked, or when the clinic's week
@@ -1041,7 +1005,7 @@ class KetasimModel(mesa.Model):
 
         The payments are ``(plan, code, payee kind, budget)`` each, in billing order (the budget
         None for a payment that says nothing about who billed the drug); a bundle's
-        fee is paid once a course, by ``bill_dose``. Infusion clinics bill the infusion (to a
+        fee is paid once a course, by ``_pay_course_fees``. Infusion clinics bill the infusion (to a
         payer that covers IV ketamine, else cash); esketamine is the REMS session fee to the
         clinic and the drug to pharma; inside a bundle a dose bills nothing itself; otherwise
         the infusion is paid cash.
@@ -1071,13 +1035,13 @@ class KetasimModel(mesa.Model):
                 ),
             ]
         elif route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
-            return (), True  # the bundle, paid at the course's first dose (bill_dose)
+            return (), True  # the bundle, paid at the course's first dose (_pay_course_fees)
         else:
             fees = [(iv, clinic, cash, None)]
         payments = []
         for code, payee_kind, usd, fee_payer in fees:
             plan = self._plan_for(code, payee_kind, usd, fee_payer)
-            # No budget for what bills neither side (the drug paid to pharma): bill_dose then
+            # No budget for what bills neither side (the drug paid to pharma): give_dose then
             # has no biller to track, decided here once rather than at every dose.
             silo = self._plans[plan][0][0][1] if code in _BILLER_CODES else None
             payments.append((plan, code, payee_kind, silo))
@@ -1156,13 +1120,13 @@ class KetasimModel(mesa.Model):
             booked, or when the book must widen first (``Therapist.book`` does that).
         """
         payer = patient.payer
-        bits = self._session_bits.get(payer)
-        if bits is None:
+        terms = self._session_terms.get(payer)
+        if terms is None:
             code = Code.PSYCHOTHERAPY_90837
             # The budget of a payment's first claim (_claims_of_payment): the payer's for the
             # code, and out of pocket in cash.
             by_payer = 0 if payer is None else 1 << int(payer.silo_for(code))
-            bits = self._session_bits[payer] = (by_payer, 1 << int(Silo.OUT_OF_POCKET))
+            terms = self._session_terms[payer] = [by_payer, 1 << int(Silo.OUT_OF_POCKET), -1, -1]
         i = patient.idx
         kernel = self._therapy
         if kernel.stale():
@@ -1176,8 +1140,8 @@ class KetasimModel(mesa.Model):
             -1 if payer is None else payer.n_session_cap,
             payer is not None and payer.kind in therapist.in_network,
             patient.can_pay_cash,
-            bits[0],
-            bits[1],
+            terms[0],
+            terms[1],
             _THERAPIST_ORG + therapist.unique_id,
             therapist.row,
             therapist.capacity,
@@ -1192,19 +1156,16 @@ class KetasimModel(mesa.Model):
         patient.therapy_billed_by = None
         # The payment's plan: the payer's in-network fee or the cash rate, numbered the first
         # time it is paid (as _pay would).
-        plans = self._session_plans.get(payer)
-        if plans is None:
-            plans = self._session_plans[payer] = [-1, -1]
-        plan = plans[0] if by_payer else plans[1]
+        plan = terms[2] if by_payer else terms[3]
         if plan < 0:
             code = Code.PSYCHOTHERAPY_90837
             if by_payer:
-                plan = plans[0] = self._plan_for(
+                plan = terms[2] = self._plan_for(
                     code, PartyKind.THERAPIST, payer.allowed(code), payer
                 )
             else:
                 usd = self.scenario.therapists.usd_cash_rate
-                plan = plans[1] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
+                plan = terms[3] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
         self._note(t, i, plan, self._slot_of[therapist])
         tally = self.tally
         tally.n_sessions += 1
@@ -1215,12 +1176,6 @@ class KetasimModel(mesa.Model):
         return SessionOutcome.ATTENDED, at
 
     # ------------------------------------------------------------------ tallies for agents
-    def record_dose(self, patient: Patient, t: float) -> None:
-        """A dose was given (counted with the day's care, ``_post_journal``)."""
-        self._note_care(t, patient.idx, -1)
-        # Doses too old to be followed by a session are forgotten (PendingDoses.add).
-        self.population.pending.add(patient.idx, t, self._max_delay)
-
     def record_session(self, patient: Patient, t: float) -> None:
         """A therapy or integration session took place (counted with the day's care)."""
         covered = self.tally.session(

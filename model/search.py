@@ -34,7 +34,7 @@ def candidate(picks, pick, m, everyone):
     """The ``m``-th clinic or therapist heard of, -1 when it was heard of already.
 
     ``m`` itself when ``everyone`` is heard of (in order), else the ``m``-th draw of row ``pick``
-    of ``picks`` (``KetasimModel.candidate_clinics``: the distinct draws, first drawn first).
+    of ``picks`` (the distinct draws count, first drawn first).
     """
     if everyone:
         return m

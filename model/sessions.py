@@ -65,9 +65,6 @@ class PendingDoses:
         # A session's newly recorded delays, handed back to Python (at most one per entry).
         self.delays = np.zeros(width)
 
-    def __len__(self) -> int:
-        return self.count.size
-
     def of(self, i: int) -> list[tuple[float, bool]]:
         """Row ``i``'s pending doses as ``(time, delay recorded)``, oldest first."""
         k = int(self.count[i])

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from agents.codes import PartyKind
 from model.model import KetasimModel
 from model.sessions import PendingDoses
 from scenarios.api import build
@@ -16,9 +17,19 @@ from tests.test_sessions import _fingerprint
 def _python_dose(self, patient, t, rel_relief, billing, book_from):
     """``KetasimModel.give_dose`` done the way it was before: the Python methods in turn."""
     _, esketamine, _ = patient._dose_terms()
-    self.population.clinical.dose_row(t, patient.idx, rel_relief)
-    self.bill_dose(patient, t, esketamine)
-    self.record_dose(patient, t)
+    i = patient.idx
+    self.population.clinical.dose_row(t, i, rel_relief)
+    # Its bill: each payment noted and its biller tracked, then the course's fees.
+    payments, in_bundle, _ = self._dose_plan(patient, esketamine)
+    for plan, code, payee_kind, silo in payments:
+        payee = self.pharma if payee_kind is PartyKind.PHARMA else patient.prescriber
+        self._note(t, i, plan, self._slot_of[payee])
+        if silo is not None:
+            self._track_billing(patient, code, payee_kind, payee, silo)
+    self._pay_course_fees(patient, t, in_bundle, self._coordinated(patient))
+    # The care, and the dose among those a session may cover.
+    self._note_care(t, i, -1)
+    self.population.pending.add(i, t, self._max_delay)
     if math.isnan(book_from):
         return math.nan
     clinic = patient.prescriber

@@ -11,9 +11,17 @@ from scenarios.api import build
 from tests.test_sessions import _fingerprint
 
 
+def _heard_of(block, everyone: bool, agents: list) -> list:
+    """The distinct clinics or therapists heard of, first drawn first (everyone, in order)."""
+    if everyone:
+        return agents
+    picks, k = block.next_row()
+    return [agents[i] for i in dict.fromkeys(picks[k].tolist())]
+
+
 def _python_search(self, values, earliest, now, tolerance, best_u):
     """``KetasimModel.search_clinics`` as the patient's loop did it, in Python."""
-    clinics = self.candidate_clinics()
+    clinics = _heard_of(self.clinic_picks, self._hear_of_all, self.prescribers)
     shocks, k = self.taste_shocks.next_row()
     noise = shocks[k].tolist()
     best, best_start = None, math.nan
@@ -31,7 +39,7 @@ def _python_search(self, values, earliest, now, tolerance, best_u):
 def _python_calls(self, patient, ready):
     """``KetasimModel.call_therapists`` as the patient's loop did it, in Python."""
     best_t, best = math.inf, None
-    for therapist in self.candidate_therapists():
+    for therapist in _heard_of(self.therapist_picks, self._call_all, self.therapists):
         if not (patient.can_pay_cash or therapist.accepts(patient.payer_kind)):
             continue
         slot = therapist.next_free_slot(ready)
