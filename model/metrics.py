@@ -100,7 +100,6 @@ class Tally:
         session too early (the dosing session itself) leaves it pending so a later in-window
         session can still cover it (``model.sessions.cover_doses``, which updates ``pending``).
         """
-        self.n_sessions += 1
         covered, n_delays = cover_doses(
             pending.times,
             pending.recorded,
@@ -113,9 +112,14 @@ class Tally:
             i,
             payer,
         )
+        self.count_session(pending, n_delays)
+        return covered
+
+    def count_session(self, pending: PendingDoses, n_delays: int) -> None:
+        """Count a session, and the ``n_delays`` delays ``cover_doses`` wrote for it."""
+        self.n_sessions += 1
         if n_delays:
             self.delays.extend(pending.delays[:n_delays].tolist())
-        return covered
 
     def closed_rate(self, t: float, width: int | None = None) -> float:
         """Delivery rate among doses whose window closed by ``t``.

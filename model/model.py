@@ -1167,10 +1167,7 @@ class KetasimModel(mesa.Model):
                 usd = self.scenario.therapists.usd_cash_rate
                 plan = terms[3] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
         self._note(t, i, plan, self._slot_of[therapist])
-        tally = self.tally
-        tally.n_sessions += 1
-        if n_delays:
-            tally.delays.extend(self.population.pending.delays[:n_delays].tolist())
+        self.tally.count_session(self.population.pending, n_delays)
         self._note_care(t, i, covered)
         self._end_therapy_wait(patient, t)
         return SessionOutcome.ATTENDED, at
