@@ -24,6 +24,20 @@ def test_a_block_gives_the_numbers_of_drawing_one_at_a_time():
     assert [block.next() for _ in range(30)] == [ref.random() for _ in range(30)]
 
 
+def test_block_rows_are_the_draws_next_hands_out():
+    """``next_row`` gives the very rows ``next`` does, in order, across refills and interleaved
+    with another block on the same stream (the search's clinics and shocks)."""
+    ours, theirs = np.random.default_rng(4), np.random.default_rng(4)
+    picks = DrawBlock(ours, "integers", 0, 50, shape=(3,), size=7)
+    shocks = DrawBlock(ours, "gumbel", shape=(4,), size=5)
+    ref_picks = DrawBlock(theirs, "integers", 0, 50, shape=(3,), size=7)
+    ref_shocks = DrawBlock(theirs, "gumbel", shape=(4,), size=5)
+    for _ in range(30):
+        for block, ref in ((picks, ref_picks), (shocks, ref_shocks)):
+            rows, k = block.next_row()
+            assert rows[k].tolist() == ref.next()
+
+
 def test_rows_have_the_asked_shape_and_range():
     block = DrawBlock(np.random.default_rng(1), "integers", 0, 5, shape=(3,), size=10)
     rows = [block.next() for _ in range(25)]
