@@ -1,11 +1,17 @@
-"""The ``ketasim`` command line (DESIGN §7): parse, validate, call one function, print.
+"""The ``ketasim`` command line: parse, validate, call one function, print.
 
 Its flags and JSON keys are a contract other tools read. Every command exits non-zero with a
 one-line reason on bad input, and writes nothing.
+
+This module is the outermost layer and the only place that wires commands: the command modules
+(``scenarios.experiments_cli``, ``dashboards.lesson_cli``) define plain functions and never import
+it. Each command imports what it needs when it runs, so ``ketasim run`` loads the model and not
+Dask, DuckDB, Solara, SALib or plotly.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -13,11 +19,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from scenarios import api
-from scenarios.loader import ScenarioError, preset_names
+from dashboards import lesson_cli
+from scenarios import experiments_cli
+from scenarios.cli_common import console
+from scenarios.cli_common import fail as _fail
+from scenarios.cli_common import fmt as _fmt
 
 app = typer.Typer(
     name="ketasim",
@@ -28,14 +36,6 @@ app = typer.Typer(
 )
 scenarios_app = typer.Typer(help="List and show the preset scenarios.", no_args_is_help=True)
 app.add_typer(scenarios_app, name="scenarios")
-
-console = Console()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    """Print one line to stderr and exit."""
-    print(f"ketasim: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -50,6 +50,9 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run one scenario and print its end-of-run summary."""
+    from scenarios import api
+    from scenarios.loader import ScenarioError
+
     try:
         started = time.perf_counter()
         result = api.run(scenario, patients, days, seed, keep_claims=out is not None)
@@ -80,6 +83,9 @@ def trial(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run a virtual clinical trial: fixed doses and sessions, no institutions in the way."""
+    from scenarios import api
+    from scenarios.loader import ScenarioError
+
     try:
         result = api.trial(protocol)
     except ScenarioError as exc:
@@ -108,6 +114,9 @@ def trial(
 @scenarios_app.command("list")
 def scenarios_list() -> None:
     """List the preset scenarios with what each represents."""
+    from scenarios import api
+    from scenarios.loader import preset_names
+
     for name in preset_names():
         sc = api.load_scenario(name)
         console.print(f"[bold]{name}[/bold]")
@@ -119,6 +128,9 @@ def scenarios_show(
     scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML path.")],
 ) -> None:
     """Print every parameter of a scenario as JSON (defaults filled in)."""
+    from scenarios import api
+    from scenarios.loader import ScenarioError
+
     try:
         sc = api.load_scenario(scenario)
     except ScenarioError as exc:
@@ -147,14 +159,6 @@ def dashboard(
         raise typer.Exit(0) from None
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning usage errors into one line and an exit code."""
     try:
@@ -174,17 +178,27 @@ def main(argv: list[str] | None = None) -> int:
     return int(code or 0) if isinstance(code, int) else 0
 
 
-# Command groups defined in other modules register themselves on `app` when imported here.
-# (The CLI is the top-level wiring, so it may import from dashboards as well as scenarios.)
-# --- command modules: one import line each ---
-import scenarios.experiments_cli  # noqa: E402, F401, I001
-import dashboards.lesson_cli  # noqa: E402, F401
-# --- end of command modules ---
+# The commands other modules define, registered here (the order is the order of --help).
+app.command()(experiments_cli.batch)
+app.command()(experiments_cli.compare)
+app.command()(experiments_cli.sensitivity)
+app.command()(experiments_cli.results)
+app.command()(experiments_cli.export)
+app.command("lesson")(lesson_cli.lesson)
 
 
 def console_main() -> None:
-    """Console-script wrapper: exit with ``main``'s code."""
-    sys.exit(main())
+    """Console-script wrapper: exit with ``main``'s code.
+
+    Before exiting it moves every object to the collector's permanent generation
+    (``gc.freeze``), so the interpreter's last collections at exit skip the objects of the
+    model, NumPy, pandas and Numba instead of walking them all: a large share of a short run's
+    wall time otherwise (``docs/performance.md``, start-up). Exit handlers still run and open
+    files are still flushed and closed.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

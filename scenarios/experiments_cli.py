@@ -1,21 +1,20 @@
-"""``ketasim batch | compare | sensitivity | results | export`` (DESIGN §7).
+"""``ketasim batch | compare | sensitivity | results | export``: the experiment commands.
 
 Each command parses, calls one function of ``scenarios.experiments`` (or the store), and prints.
-Importing this module registers the commands on ``scenarios.cli.app``. Bad input of any kind is
-one line on stderr and exit 2, before anything runs or is written; a store that cannot be
-written (locked, read-only, full) is one line and exit 1; a batch with failed runs completes the
-others, lists the failures and exits 1.
+The commands are plain functions; ``scenarios.cli`` registers them. This module imports only
+typer, rich and the CLI's shared helpers: Dask, DuckDB, SALib and plotly load inside the command
+that uses them. Bad input of any kind is one line on stderr and exit 2, before anything runs or
+is written; a store that cannot be written (locked, read-only, full) is one line and exit 1; a
+batch with failed runs completes the others, lists the failures and exits 1.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,14 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from scenarios.cli import app
-from scenarios.loader import ScenarioError
-from scenarios.store import DEFAULT_STORE, StoreError
-
-out = Console()
-if not out.is_terminal:
-    out = Console(width=200)  # logs and pipes: do not squeeze tables into 80 columns
-err = Console(stderr=True)
+from scenarios.cli_common import console as out
+from scenarios.cli_common import err_console as err
+from scenarios.cli_common import fail as _fail
+from scenarios.cli_common import fmt as _fmt
+from scenarios.locations import DEFAULT_STORE
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB results file.")]
 PatientsOpt = Annotated[int | None, typer.Option("--patients", help="Catchment size.")]
@@ -47,11 +43,6 @@ SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", help="Address of a running Dask scheduler (tcp://HOST:PORT)."),
 ]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    print(f"ketasim: error: {' '.join(str(message).split())}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 class _Bar:
@@ -89,7 +80,6 @@ class _Bar:
             self.started = False
 
 
-@app.command()
 def batch(
     scenarios: Annotated[list[str], typer.Argument(help="Preset names or scenario TOML paths.")],
     replications: Annotated[
@@ -109,6 +99,8 @@ def batch(
 ) -> None:
     """Run every (scenario, replication) pair missing from the store, and store it."""
     from scenarios.experiments import run_batch
+    from scenarios.loader import ScenarioError
+    from scenarios.store import StoreError
 
     bar = _Bar("batch")
     done = 0
@@ -182,7 +174,6 @@ def batch(
         raise typer.Exit(1)
 
 
-@app.command()
 def compare(
     base: Annotated[str, typer.Argument(help="The reference scenario.")],
     policy: Annotated[str, typer.Argument(help="The scenario compared with it.")],
@@ -199,6 +190,7 @@ def compare(
 ) -> None:
     """Compare two scenarios, paired by seed and replication (common random numbers)."""
     from scenarios.compare import compare_on
+    from scenarios.loader import ScenarioError
 
     if report is not None and (report.is_dir() or report.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--report {report}: expected an .html file path")
@@ -255,7 +247,6 @@ def compare(
         out.print(f"wrote {report}")
 
 
-@app.command()
 def sensitivity(
     scenario: Annotated[str, typer.Argument(help="The scenario to vary.")],
     method: Annotated[str, typer.Option("--method", help="sobol or morris.")],
@@ -285,6 +276,7 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Morris screening or Sobol indices of a metric over scenario parameters (SALib)."""
+    from scenarios.loader import ScenarioError
     from scenarios.sensitivity import sensitivity as run_sensitivity
 
     if chart is not None and (chart.is_dir() or chart.suffix.lower() not in {".html", ".htm"}):
@@ -333,13 +325,12 @@ def sensitivity(
         out.print(f"wrote {chart}")
 
 
-@app.command()
 def results(
     store: StoreOpt = DEFAULT_STORE,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List what a results store holds."""
-    from scenarios.store import Store
+    from scenarios.store import Store, StoreError
 
     try:
         with Store(store, read_only=True) as db:
@@ -366,7 +357,6 @@ def results(
     out.print(table)
 
 
-@app.command()
 def export(
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Write every table as Parquet here.")
@@ -378,7 +368,7 @@ def export(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Export a store: Parquet tables, and/or long-format cost-effectiveness rows (CSV)."""
-    from scenarios.store import Store
+    from scenarios.store import Store, StoreError
 
     if parquet is None and cea is None:
         _fail("give --parquet DIR and/or --cea DIR")
@@ -394,13 +384,3 @@ def export(
         return
     for path in written:
         out.print(f"wrote {path}", highlight=False)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "-"
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)

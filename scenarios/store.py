@@ -39,8 +39,8 @@ import pandas as pd
 from model.metrics import SUMMARY_KEYS
 from scenarios.batch import RunOutcome, RunSpec
 from scenarios.loader import ScenarioError
+from scenarios.locations import DEFAULT_STORE
 
-DEFAULT_STORE = Path("results") / "ketasim.duckdb"
 SCHEMA_VERSION = "1"
 PERSPECTIVE = "health sector (payers + patients)"
 
