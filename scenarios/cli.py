@@ -22,10 +22,10 @@ import typer
 from rich.table import Table
 
 from dashboards import lesson_cli
+from model.metric_info import metric
 from scenarios import experiments_cli
 from scenarios.cli_common import console
 from scenarios.cli_common import fail as _fail
-from scenarios.cli_common import fmt as _fmt
 
 app = typer.Typer(
     name="ketasim",
@@ -48,11 +48,16 @@ def run(
         Path | None, typer.Option("--out", help="Write daily, patient and claims files here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print each metric's definition under the table.")
+    ] = False,
 ) -> None:
     """Run one scenario and print its end-of-run summary."""
     from scenarios import api
     from scenarios.loader import ScenarioError
 
+    if explain and as_json:
+        _fail("--explain defines the table's rows; the --json keys are defined in docs/outputs.md")
     try:
         started = time.perf_counter()
         result = api.run(scenario, patients, days, seed, keep_claims=out is not None)
@@ -65,15 +70,41 @@ def run(
     if as_json:
         print(json.dumps(result.summary))
         return
-    table = Table(title=f"ketasim run {result.summary['scenario']} ({elapsed:.1f} s)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.summary.items():
-        table.add_row(key, _fmt(value))
-    console.print(table)
+    _print_summary(result.summary, f"{elapsed:.1f} s", explain)
     if out is not None:
         console.print(
             f"wrote {out}/summary.json, daily.csv, patients.csv, claims.csv, by_payer.csv"
+        )
+
+
+_IDENTIFIERS = ("scenario", "seed", "n_patients", "days")
+
+
+def _print_summary(summary: dict, took: str, explain: bool) -> None:
+    """The end-of-run summary as a table of labels, values, units and periods.
+
+    Labels, units, periods and definitions come from ``model.metric_info``; with ``explain``
+    each metric's definition (what is counted, over which denominator) follows the table.
+    """
+    table = Table(
+        title=f"ketasim run {summary['scenario']}: {summary['n_patients']:,} patients, "
+        f"{summary['days']:,} days, seed {summary['seed']} ({took})",
+        title_justify="left",
+    )
+    for col in ("metric", "value", "unit", "period"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    shown = [metric(key) for key in summary if key not in _IDENTIFIERS]
+    for m in shown:
+        table.add_row(m.label, m.format(summary[m.name]), m.unit.value, m.period)
+    console.print(table)
+    if explain:
+        for m in shown:
+            console.print(f"[bold]{m.label}[/bold] ({m.name}): {m.definition}", highlight=False)
+    else:
+        console.print(
+            "'-': undefined in this run (e.g. no durable remissions yet). --explain defines "
+            "each row; docs/outputs.md defines every --json key and output column.",
+            highlight=False,
         )
 
 
