@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -30,6 +30,10 @@ from scenarios.cli_common import err_console as err
 from scenarios.cli_common import fail as _fail
 from scenarios.cli_common import fmt as _fmt
 from scenarios.locations import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from model.metric_info import Unit
+    from scenarios.compare import CompareResult
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB results file.")]
 PatientsOpt = Annotated[int | None, typer.Option("--patients", help="Catchment size.")]
@@ -222,29 +226,60 @@ def compare(
     if as_json:
         print(json.dumps(result.to_json_dict()))
         return
-    table = Table(
-        title=f"{result.policy} - {result.base}: {result.replications} paired replications"
-    )
-    for col in ("metric", "base", "policy", "difference", "95 % CI"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
-    for row in result.metrics.itertuples(index=False):
-        table.add_row(
-            row.metric,
-            _fmt(row.base_mean),
-            _fmt(row.policy_mean),
-            _fmt(row.diff_mean),
-            f"[{_fmt(row.diff_ci_low)}, {_fmt(row.diff_ci_high)}]",
-        )
-    out.print(table)
-    icer = "-" if result.icer is None else f"{result.icer:,.0f}"
-    out.print(
-        f"incremental cost {result.incremental_cost:,.2f} USD/patient, incremental QALYs "
-        f"{result.incremental_qalys:.5f}/patient (discounted, health-sector), ICER {icer} "
-        "USD/QALY; NMB " + ", ".join(f"@{k}: {v:,.2f}" for k, v in result.nmb.items()),
-        highlight=False,
-    )
+    _print_comparison(result)
     if report is not None:
         out.print(f"wrote {report}")
+
+
+def _print_comparison(result: CompareResult) -> None:
+    """A comparison as a table of labelled metrics in their units, then the economics.
+
+    Differences of shares are in percentage points; the verdict says whether the 95 % interval
+    of the difference is good or bad news for that metric (``model.metric_info``).
+    """
+    from model.metric_info import change_verdict, format_difference, metric
+
+    table = Table(
+        title=f"{result.policy} vs {result.base}: {result.replications} paired replications "
+        "(difference = policy - base, 95 % paired interval)",
+        title_justify="left",
+    )
+    for col in ("metric", "unit", "base", "policy", "difference", "95 % interval", "verdict"):
+        table.add_column(col, justify="left" if col in {"metric", "unit", "verdict"} else "right")
+    for row in result.metrics.itertuples(index=False):
+        m = metric(row.metric)
+        table.add_row(
+            m.label,
+            m.unit.value,
+            m.format(row.base_mean),
+            m.format(row.policy_mean),
+            format_difference(m.unit, row.diff_mean),
+            _interval(m.unit, row.diff_ci_low, row.diff_ci_high),
+            change_verdict(row.metric, row.diff_ci_low, row.diff_ci_high),
+        )
+    out.print(table)
+    cost, qalys = metric("incremental_cost"), metric("incremental_qalys")
+    out.print(
+        f"{cost.label}: {format_difference(cost.unit, result.incremental_cost)} per patient; "
+        f"{qalys.label}: {format_difference(qalys.unit, result.incremental_qalys)} per patient "
+        "(health sector: payers + patients; both discounted at the scenario's rate)",
+        highlight=False,
+    )
+    out.print(f"{metric('icer').label}: {result.icer_text()}", highlight=False)
+    nmb = metric("nmb")
+    at = [f"${int(k):,}: {format_difference(nmb.unit, v)}" for k, v in result.nmb.items()]
+    out.print(
+        f"{nmb.label} per patient, at a willingness to pay per QALY of " + ", ".join(at),
+        highlight=False,
+    )
+
+
+def _interval(unit: Unit, low: float, high: float) -> str:
+    """A difference's interval, "low to high" in the metric's unit ("-" when undefined)."""
+    from model.metric_info import format_difference
+
+    low_text, high_text = format_difference(unit, low), format_difference(unit, high)
+    return "-" if "-" in (low_text, high_text) else f"{low_text} to {high_text}"
 
 
 def sensitivity(
