@@ -157,17 +157,24 @@ def scenarios_list() -> None:
 @scenarios_app.command("show")
 def scenarios_show(
     scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML path.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the parameters as JSON instead.")
+    ] = False,
 ) -> None:
-    """Print every parameter of a scenario as JSON (defaults filled in)."""
+    """Print every parameter of a scenario as annotated TOML that `ketasim run` accepts."""
     from scenarios import api
     from scenarios.loader import ScenarioError
+    from scenarios.scenario_file import annotated_toml
 
     try:
         sc = api.load_scenario(scenario)
     except ScenarioError as exc:
         _fail(str(exc))
         return
-    print(json.dumps(sc.model_dump(mode="json"), indent=2))
+    if as_json:
+        print(json.dumps(sc.model_dump(mode="json"), indent=2))
+        return
+    print(annotated_toml(sc), end="")
 
 
 @app.command()
