@@ -631,7 +631,11 @@ COLUMNS: dict[str, dict[str, Column]] = {
             Unit.MADRS,
             "Severity at the end (untreated people: their baseline).",
         ),
-        Column("in_response", Unit.FLAG, "In response at the end (at most half the baseline)."),
+        Column(
+            "in_response",
+            Unit.FLAG,
+            "In response at the end (severity at most half the baseline).",
+        ),
         Column("in_remission", Unit.FLAG, "In remission at the end (severity at most 10)."),
         Column("first_response_day", Unit.DAY, "Day the patient first responded (empty: never)."),
         Column(
@@ -687,6 +691,15 @@ COLUMNS: dict[str, dict[str, Column]] = {
     "by_payer.csv": _columns(
         Column("payer", Unit.CODE, "The coverage kind the row reports.", "payer"),
         Column("n_patients", Unit.COUNT, "People of this coverage in the catchment."),
+    ),
+    "compare --json": _columns(
+        Column("base", Unit.TEXT, "The reference scenario's name."),
+        Column("policy", Unit.TEXT, "The name of the scenario compared with it."),
+        Column(
+            "replications",
+            Unit.COUNT,
+            "Paired replications: both arms run replications 0 to R-1 with the same seed.",
+        ),
     ),
 }
 """Columns of the output files that are not metrics, by file (``"*"``: in any file)."""
