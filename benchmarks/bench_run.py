@@ -1,6 +1,7 @@
 """Single-run throughput and peak memory of ketasim, against Mesa's Boltzmann model and Covasim.
 
-DESIGN §9. Run from the repository root (never part of the test suite):
+The performance targets of docs/ODD.md (Reference). Run from the repository root (never part
+of the test suite):
 
     uv run --group bench python benchmarks/bench_run.py            # the full table (~10 min)
     uv run --group bench python benchmarks/bench_run.py --quick    # 1k and 10k cases only
@@ -18,7 +19,7 @@ same process:
 * Covasim (the optional ``bench`` dependency group), ``pop_size`` = patients and ``n_days`` =
   days, random contact network: person-days per second.
 
-Targets (DESIGN §9): 10,000 x 3 years >= 20x Boltzmann's agent-steps/s; 100,000 x 365 >=
+Targets: 10,000 x 3 years >= 20x Boltzmann's agent-steps/s; 100,000 x 365 >=
 Covasim's person-days/s; 1,000,000 x 365 in <= 10 minutes and <= 4 GB peak; cost linear in
 patients and days (log-log slope of CPU time <= 1.1).
 

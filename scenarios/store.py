@@ -1,4 +1,4 @@
-"""The results store (DESIGN §1, §10): one DuckDB file, written by the client process only.
+"""The results store: one DuckDB file, written by the client process only.
 
 Tables:
 
