@@ -94,7 +94,8 @@ def summarise(rounds: list[dict[str, dict]]) -> dict:
     Returns:
         ``commands`` (name -> median and every round's wall and CPU seconds, and how many
         rounds ``uv`` compiled bytecode in), ``ratios`` (``uv_run`` and ``venv``: ketasim's
-        median wall time over Mesa's, and the same for CPU time) and ``target``.
+        median wall time over Mesa's, and the same for CPU time; ``uv_run_vs_venv_mesa``:
+        ``uv run ketasim`` over the venv's ``python -c "import mesa"``) and ``target``.
     """
     names = list(rounds[0])
     out: dict = {"commands": {}, "ratios": {}}
@@ -114,6 +115,12 @@ def summarise(rounds: list[dict[str, dict]]) -> dict:
             "wall": ket["wall_s"] / mesa["wall_s"],
             "cpu": ket["cpu_s"] / mesa["cpu_s"],
         }
+    # The strictest reading: the README's command against the bare interpreter importing Mesa.
+    ket, mesa = out["commands"]["uv_run_ketasim"], out["commands"]["venv_mesa"]
+    out["ratios"]["uv_run_vs_venv_mesa"] = {
+        "wall": ket["wall_s"] / mesa["wall_s"],
+        "cpu": ket["cpu_s"] / mesa["cpu_s"],
+    }
     ratio = out["ratios"]["uv_run"]["wall"]
     out["target"] = {
         "target": f"uv run ketasim run ... <= {TARGET_RATIO}x uv run python -c 'import mesa' "

@@ -35,6 +35,7 @@ def test_medians_over_rounds_and_the_ratio_of_medians():
     assert s["commands"]["venv_ketasim"]["wall_s_rounds"] == pytest.approx([1.4, 3.8, 1.3])
     assert s["ratios"]["uv_run"]["wall"] == pytest.approx(1.5 / 1.1)
     assert s["ratios"]["venv"]["wall"] == pytest.approx(1.4 / 1.0)
+    assert s["ratios"]["uv_run_vs_venv_mesa"]["wall"] == pytest.approx(1.5 / 1.0)
     assert s["target"]["met"]
 
 
