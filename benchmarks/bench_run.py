@@ -55,7 +55,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._args import int_at_least  # noqa: E402
+from benchmarks._args import int_at_least, json_out  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -378,19 +378,7 @@ def _parse_case(text: str) -> tuple[int, int]:
     return n, days
 
 
-def _json_out(text: str) -> Path:
-    """Checks ``--out`` before any case runs, so a long benchmark never ends unable to write."""
-    path = Path(text)
-    if path.suffix != ".json":
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: must name a .json file (the chart goes beside it)"
-        )
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a .json file path")
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text!r}: cannot write under {str(parent)!r}")
-    return path
+_json_out = json_out("the chart goes beside it")
 
 
 def main(argv: list[str] | None = None) -> int:

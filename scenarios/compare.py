@@ -81,21 +81,21 @@ class CompareResult:
         }
 
     def icer_text(self) -> str:
-        """The ICER with the quadrant of the cost-effectiveness plane it sits in.
+        """The ICER in words, with the quadrant of the cost-effectiveness plane it sits in.
 
         A negative ICER alone is ambiguous (more QALYs for less money, or fewer for less), and
         a positive one can mean paying for QALYs or saving money by losing them.
         """
         d_cost, d_qaly = self.incremental_cost, self.incremental_qalys
         if self.icer is None or math.isnan(d_qaly) or math.isnan(d_cost):
-            return "undefined (no QALY difference)"
+            return "ICER undefined (no QALY difference)."
         if d_qaly > 0 and d_cost <= 0:
-            return "the policy dominates: more QALYs at lower cost"
+            return "The policy dominates: more QALYs at lower cost."
         if d_qaly < 0 and d_cost >= 0:
-            return "the policy is dominated: fewer QALYs at higher cost"
+            return "The policy is dominated: fewer QALYs at higher cost."
         if d_qaly > 0:
-            return f"${self.icer:,.0f} per QALY gained"
-        return f"${self.icer:,.0f} saved per QALY lost"
+            return f"ICER ${self.icer:,.0f} per QALY gained."
+        return f"ICER ${self.icer:,.0f} per QALY: saves money but loses QALYs."
 
 
 def _num(value) -> float | None:

@@ -265,7 +265,7 @@ def _print_comparison(result: CompareResult) -> None:
         "(health sector: payers + patients; both discounted at the scenario's rate)",
         highlight=False,
     )
-    out.print(f"{metric('icer').label}: {result.icer_text()}", highlight=False)
+    out.print(result.icer_text(), highlight=False)
     nmb = metric("nmb")
     at = [f"${int(k):,}: {format_difference(nmb.unit, v)}" for k, v in result.nmb.items()]
     out.print(

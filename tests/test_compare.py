@@ -200,19 +200,19 @@ def test_cli_text_names_metrics_with_units_and_judges_each_change(capsys):
                 "+0.0 pp" if m.unit is Unit.SHARE else format_difference(m.unit, 0.0)
             )
             assert cells[6] == ("" if m.higher_is_better is None else "no clear change"), cells
-    assert "ICER: undefined (no QALY difference)" in out
+    assert "ICER undefined (no QALY difference)." in out
     assert "Net monetary benefit per patient" in out and "$100,000: +$0" in out
 
 
 @pytest.mark.parametrize(
     ("d_cost", "d_qaly", "text"),
     [
-        (-50.0, 0.01, "the policy dominates: more QALYs at lower cost"),
-        (0.0, 0.01, "the policy dominates: more QALYs at lower cost"),
-        (50.0, -0.01, "the policy is dominated: fewer QALYs at higher cost"),
-        (500.0, 0.01, "$50,000 per QALY gained"),
-        (-500.0, -0.01, "$50,000 saved per QALY lost"),
-        (100.0, 0.0, "undefined (no QALY difference)"),
+        (-50.0, 0.01, "The policy dominates: more QALYs at lower cost."),
+        (0.0, 0.01, "The policy dominates: more QALYs at lower cost."),
+        (50.0, -0.01, "The policy is dominated: fewer QALYs at higher cost."),
+        (500.0, 0.01, "ICER $50,000 per QALY gained."),
+        (-500.0, -0.01, "ICER $50,000 per QALY: saves money but loses QALYs."),
+        (100.0, 0.0, "ICER undefined (no QALY difference)."),
     ],
 )
 def test_the_icer_is_read_with_its_quadrant(self_comparison, d_cost, d_qaly, text):
