@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dashboards import lesson_cli
@@ -73,7 +74,9 @@ def run(
     _print_summary(result.summary, f"{elapsed:.1f} s", explain)
     if out is not None:
         console.print(
-            f"wrote {out}/summary.json, daily.csv, patients.csv, claims.csv, by_payer.csv"
+            f"wrote {escape(str(out))}/summary.json, daily.csv, patients.csv, claims.csv, "
+            "by_payer.csv",
+            highlight=False,
         )
 
 
@@ -87,7 +90,7 @@ def _print_summary(summary: dict, took: str, explain: bool) -> None:
     each metric's definition (what is counted, over which denominator) follows the table.
     """
     table = Table(
-        title=f"ketasim run {summary['scenario']}: {summary['n_patients']:,} patients, "
+        title=f"ketasim run {escape(summary['scenario'])}: {summary['n_patients']:,} patients, "
         f"{summary['days']:,} days, seed {summary['seed']} ({took})",
         title_justify="left",
     )
@@ -125,7 +128,7 @@ def trial(
     if as_json:
         print(result.model_dump_json())
         return
-    table = Table(title=f"virtual trial {result.name} (n = {result.n_patients})")
+    table = Table(title=f"virtual trial {escape(result.name)} (n = {result.n_patients})")
     table.add_column("day", justify="right")
     table.add_column("response", justify="right")
     table.add_column("remission", justify="right")

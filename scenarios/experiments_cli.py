@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -115,7 +116,7 @@ def batch(
         total = to_run
         where = scheduler or f"{workers or 'one per core'} worker(s)"
         err.print(
-            f"batch: {to_run} runs to do, {skipped} already in {store}; running on {where}",
+            escape(f"batch: {to_run} runs to do, {skipped} already in {store}; running on {where}"),
             highlight=False,
         )
 
@@ -159,7 +160,7 @@ def batch(
     out.print(
         f"batch: {rep.ok} ok, {rep.failed} failed, {rep.timeout} timed out, "
         f"{rep.skipped} skipped (already stored) of {rep.total} runs in {rep.seconds:.1f} s "
-        f"on {rep.workers} worker(s); store: {store}",
+        f"on {rep.workers} worker(s); store: {escape(str(store))}",
         highlight=False,
     )
     if rep.lost_tasks:
@@ -173,7 +174,7 @@ def batch(
         for col in ("scenario", "replication", "status", "error"):
             table.add_column(col)
         for name, r, status, error in rep.failures:
-            table.add_row(name, str(r), status, error)
+            table.add_row(escape(name), str(r), status, escape(error))
         out.print(table)
         raise typer.Exit(1)
 
@@ -228,7 +229,7 @@ def compare(
         return
     _print_comparison(result)
     if report is not None:
-        out.print(f"wrote {report}")
+        out.print(f"wrote {escape(str(report))}", highlight=False)
 
 
 def _print_comparison(result: CompareResult) -> None:
@@ -240,7 +241,8 @@ def _print_comparison(result: CompareResult) -> None:
     from model.metric_info import change_verdict, format_difference, metric
 
     table = Table(
-        title=f"{result.policy} vs {result.base}: {result.replications} paired replications "
+        title=f"{escape(result.policy)} vs {escape(result.base)}: {result.replications} paired "
+        "replications "
         "(difference = policy - base, 95 % paired interval)",
         title_justify="left",
     )
@@ -348,7 +350,7 @@ def sensitivity(
         print(json.dumps(result.to_json_dict()))
         return
     table = Table(
-        title=f"{result.method} sensitivity of {result.metric} in {result.scenario} "
+        title=f"{result.method} sensitivity of {result.metric} in {escape(result.scenario)} "
         f"({len(result.points)} points x {result.replications} replication(s))"
     )
     for col in result.indices.columns:
@@ -357,7 +359,7 @@ def sensitivity(
         table.add_row(*(_fmt(v) for v in row))
     out.print(table)
     if chart is not None:
-        out.print(f"wrote {chart}")
+        out.print(f"wrote {escape(str(chart))}", highlight=False)
 
 
 def results(
@@ -377,7 +379,8 @@ def results(
     if as_json:
         print(overview.to_json(orient="records", date_format="iso"))
         return
-    table = Table(title=f"{store}: " + ", ".join(f"{n} {k} rows" for k, n in counts.items()))
+    rows = ", ".join(f"{n} {k} rows" for k, n in counts.items())
+    table = Table(title=f"{escape(str(store))}: {rows}")
     for col in ("scenario", "hash", "patients", "days", "seed", "ok", "failed", "timeout"):
         table.add_column(col, justify="left" if col in {"scenario", "hash"} else "right")
     table.add_column("replications")
@@ -385,9 +388,9 @@ def results(
     table.add_column("code version")
     for r in overview.itertuples(index=False):
         table.add_row(
-            r.scenario, r.scenario_hash, str(r.n_patients), str(r.days), str(r.seed), str(r.ok),
-            str(r.failed), str(r.timeout), f"{r.first_replication}-{r.last_replication}",
-            f"{r.last_finished:%Y-%m-%d %H:%M}", str(r.code_versions),
+            escape(r.scenario), r.scenario_hash, str(r.n_patients), str(r.days), str(r.seed),
+            str(r.ok), str(r.failed), str(r.timeout), f"{r.first_replication}-{r.last_replication}",
+            f"{r.last_finished:%Y-%m-%d %H:%M}", escape(str(r.code_versions)),
         )  # fmt: skip
     out.print(table)
 
@@ -418,4 +421,4 @@ def export(
         _fail(str(exc), 1)
         return
     for path in written:
-        out.print(f"wrote {path}", highlight=False)
+        out.print(f"wrote {escape(str(path))}", highlight=False)

@@ -198,3 +198,11 @@ def test_bad_trial_protocols(tmp_path, capsys, text, key):
     assert main(["trial", str(f), "--json"]) != 0
     captured = capsys.readouterr()
     assert captured.out == "" and key in captured.err and "\n" not in captured.err.strip()
+
+
+def test_names_with_brackets_print_as_written(tmp_path, capsys):
+    # Rich reads "[...]" as markup: a scenario named "x[/]y" must print, not crash the table.
+    f = tmp_path / "odd.toml"
+    f.write_text('extends = "baseline"\nname = "x[/]y [bold]"\n')
+    assert main(["run", str(f), "--patients", "60", "--days", "5"]) == 0
+    assert "ketasim run x[/]y [bold]: 60 patients" in capsys.readouterr().out
