@@ -1,4 +1,4 @@
-"""Batch speed-up from 1 to 2 workers (DESIGN §9): target >= 1.8x on a 2-core machine.
+"""Batch speed-up from 1 to 2 workers: target >= 1.8x on a 2-core machine (docs/ODD.md).
 
 Runs 2 scenarios x 20 replications (2,000 patients x 365 days by default) once in-process
 (``--workers 1``) and once on a Dask LocalCluster of 2 worker processes, checks that every run's

@@ -1,6 +1,7 @@
 """Single-run throughput and peak memory of ketasim, against Mesa's Boltzmann model and Covasim.
 
-DESIGN §9. Run from the repository root (never part of the test suite):
+The performance targets of docs/ODD.md (Reference). Run from the repository root (never part
+of the test suite):
 
     uv run --group bench python benchmarks/bench_run.py            # the full table (~10 min)
     uv run --group bench python benchmarks/bench_run.py --quick    # 1k and 10k cases only
@@ -18,7 +19,7 @@ same process:
 * Covasim (the optional ``bench`` dependency group), ``pop_size`` = patients and ``n_days`` =
   days, random contact network: person-days per second.
 
-Targets (DESIGN §9): 10,000 x 3 years >= 20x Boltzmann's agent-steps/s; 100,000 x 365 >=
+Targets: 10,000 x 3 years >= 20x Boltzmann's agent-steps/s; 100,000 x 365 >=
 Covasim's person-days/s; 1,000,000 x 365 in <= 10 minutes and <= 4 GB peak; cost linear in
 patients and days (log-log slope of CPU time <= 1.1).
 
@@ -54,7 +55,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._args import int_at_least  # noqa: E402
+from benchmarks._args import int_at_least, json_out  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -377,19 +378,7 @@ def _parse_case(text: str) -> tuple[int, int]:
     return n, days
 
 
-def _json_out(text: str) -> Path:
-    """Checks ``--out`` before any case runs, so a long benchmark never ends unable to write."""
-    path = Path(text)
-    if path.suffix != ".json":
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: must name a .json file (the chart goes beside it)"
-        )
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a .json file path")
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text!r}: cannot write under {str(parent)!r}")
-    return path
+_json_out = json_out("the chart goes beside it")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@
 #
 # Why: pyenv builds CPython without PGO or LTO unless told to (PYTHON_CONFIGURE_OPTS), and the
 # pyenv 3.13.0 on these machines was built so (with a shared libpython besides). ketasim's agents
-# run in the interpreter; Covasim, the reference of DESIGN §9, runs mostly in NumPy. So the
+# run in the interpreter; Covasim, the speed reference (docs/ODD.md), runs mostly in NumPy. So the
 # build changes the ratio between them: docs/performance.md gives the table on both builds.
 #
 # The source is Debian's copy of the upstream release (the package registry these machines

@@ -1,7 +1,8 @@
 """``ketasim lesson``: list the educator lessons, run one, write its offline HTML page.
 
-Registered on ``scenarios.cli.app`` when ``scenarios/cli.py`` imports this module. Parse,
-validate, call one function, print: the work is in ``dashboards.lessons``.
+A plain function that ``scenarios.cli`` registers as a command; this module does not import the
+CLI. Parse, validate, call one function, print: the work is in ``dashboards.lessons``, imported
+when the command runs (it loads the model and plotly, which other commands do not need).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from typing import Annotated
 
 import typer
 
-from dashboards import lessons as les
-from scenarios.cli import _fail, app, console
+from scenarios.cli_common import console
+from scenarios.cli_common import fail as _fail
 
 
-@app.command("lesson")
 def lesson(
     name: Annotated[
         str | None, typer.Argument(help="A lesson name (see --list) or a lesson TOML path.")
@@ -30,6 +30,8 @@ def lesson(
     ] = False,
 ) -> None:
     """Run an educator lesson (the Learn page's lessons, without a server)."""
+    from dashboards import lessons as les
+
     if list_lessons:
         if name is not None or report is not None:
             _fail("--list takes no lesson name and no --report")
@@ -72,6 +74,8 @@ def lesson(
 
 def _list() -> None:
     """Print one line per lesson; one error line per bad file, then exit 2 if any."""
+    from dashboards import lessons as les
+
     lessons, errors = les.load_lessons()
     for item in lessons:
         kind = "trial pair" if item.spec.kind == "trial" else "preset pair"

@@ -14,7 +14,7 @@ import pandas as pd
 
 from agents import clinical as cm
 from agents.codes import PAYER_NAMES, PayerKind, Silo
-from agents.patient import CareCategory, PathwayState
+from agents.patient import CareCategory, DropReason, PathwayState
 from agents.prescriber import BUSINESS_MODEL_NAMES, BusinessModel
 from model.params import MetricsParams
 from model.sessions import PendingDoses, cover_doses
@@ -340,7 +340,9 @@ def patient_frame(model) -> pd.DataFrame:
             "durable_remission": np.where(pop.durable_checked, pop.durable_remission, np.nan),
             "qalys": pop.qalys,
             "spend_usd": pop.spend_cents / 100.0,
-            "drop_reason": pop.drop_reason,
+            "drop_reason": pd.Series(pop.drop_reason).map(
+                {int(r): r.name.lower() for r in DropReason}
+            ),
         }
     )
 

@@ -1,4 +1,4 @@
-"""The batch engine (DESIGN §7, §10): many (scenario, replication) runs, in-process or on Dask.
+"""The batch engine: many (scenario, replication) runs, in-process or on Dask.
 
 A run is a ``RunSpec``: a validated scenario plus (replication, seed, patients, days). Replication
 ``r`` of any scenario runs with ``seed=S, replication=r``, so two scenarios share their random

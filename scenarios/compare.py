@@ -1,4 +1,4 @@
-"""Paired comparison of two scenarios (DESIGN §5, §7): differences with 95 % intervals, ICER, NMB.
+"""Paired comparison of two scenarios: differences with 95 % intervals, ICER, net monetary benefit.
 
 Both arms run replications ``0..R-1`` with the same seed, so replication ``r`` of the base and of
 the policy share every random draw (common random numbers) and their difference is due to the
@@ -26,7 +26,8 @@ METRIC_KEYS = tuple(k for k in SUMMARY_KEYS if k not in {"scenario", "seed", "n_
 COST_KEY = "cost_per_patient_discounted"
 QALY_KEY = "qalys_per_patient"
 WTP_THRESHOLDS = (50_000, 100_000, 150_000)
-"""Willingness-to-pay per QALY for net monetary benefit, USD (DESIGN §5)."""
+"""Willingness-to-pay per QALY for net monetary benefit, USD: the range US analyses commonly
+report (Neumann, Cohen & Weinstein 2014, NEJM 371:796)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class CompareResult:
     nmb: dict[str, float]
 
     def to_json_dict(self) -> dict:
-        """The ``ketasim compare --json`` object (DESIGN §7); NaN becomes null."""
+        """The ``ketasim compare --json`` object (a contract other tools read); NaN becomes null."""
         metrics = {
             row.metric: {
                 k: _num(getattr(row, k))
@@ -78,6 +79,23 @@ class CompareResult:
             "icer": _num(self.icer),
             "nmb": {k: _num(v) for k, v in self.nmb.items()},
         }
+
+    def icer_text(self) -> str:
+        """The ICER in words, with the quadrant of the cost-effectiveness plane it sits in.
+
+        A negative ICER alone is ambiguous (more QALYs for less money, or fewer for less), and
+        a positive one can mean paying for QALYs or saving money by losing them.
+        """
+        d_cost, d_qaly = self.incremental_cost, self.incremental_qalys
+        if self.icer is None or math.isnan(d_qaly) or math.isnan(d_cost):
+            return "ICER undefined (no QALY difference)."
+        if d_qaly > 0 and d_cost <= 0:
+            return "The policy dominates: more QALYs at lower cost."
+        if d_qaly < 0 and d_cost >= 0:
+            return "The policy is dominated: fewer QALYs at higher cost."
+        if d_qaly > 0:
+            return f"ICER ${self.icer:,.0f} per QALY gained."
+        return f"ICER ${self.icer:,.0f} per QALY: saves money but loses QALYs."
 
 
 def _num(value) -> float | None:

@@ -1,4 +1,4 @@
-"""The experiment layer's Python API (DESIGN §7): what the commands do, callable from Python.
+"""The experiment layer's Python API: what the commands do, callable from Python.
 
 ``load_scenario``, ``run``, ``batch``, ``compare`` and ``sensitivity`` mirror ``ketasim run``,
 ``batch``, ``compare`` and ``sensitivity``; ``run_model`` is a plain keyword function returning

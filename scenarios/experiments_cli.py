@@ -1,21 +1,21 @@
-"""``ketasim batch | compare | sensitivity | results | export`` (DESIGN §7).
+"""``ketasim batch | compare | sensitivity | results | export``: the experiment commands.
 
 Each command parses, calls one function of ``scenarios.experiments`` (or the store), and prints.
-Importing this module registers the commands on ``scenarios.cli.app``. Bad input of any kind is
-one line on stderr and exit 2, before anything runs or is written; a store that cannot be
-written (locked, read-only, full) is one line and exit 1; a batch with failed runs completes the
-others, lists the failures and exits 1.
+The commands are plain functions; ``scenarios.cli`` registers them. This module imports only
+typer, rich and the CLI's shared helpers: Dask, DuckDB, SALib and plotly load inside the command
+that uses them. Bad input of any kind is one line on stderr and exit 2, before anything runs or
+is written; a store that cannot be written (locked, read-only, full) is one line and exit 1; a
+batch with failed runs completes the others, lists the failures and exits 1.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,14 +26,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from scenarios.cli import app
-from scenarios.loader import ScenarioError
-from scenarios.store import DEFAULT_STORE, StoreError
+from scenarios.cli_common import console as out
+from scenarios.cli_common import err_console as err
+from scenarios.cli_common import fail as _fail
+from scenarios.cli_common import fmt as _fmt
+from scenarios.locations import DEFAULT_STORE
 
-out = Console()
-if not out.is_terminal:
-    out = Console(width=200)  # logs and pipes: do not squeeze tables into 80 columns
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from model.metric_info import Unit
+    from scenarios.compare import CompareResult
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB results file.")]
 PatientsOpt = Annotated[int | None, typer.Option("--patients", help="Catchment size.")]
@@ -47,11 +48,6 @@ SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", help="Address of a running Dask scheduler (tcp://HOST:PORT)."),
 ]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    print(f"ketasim: error: {' '.join(str(message).split())}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 class _Bar:
@@ -89,7 +85,6 @@ class _Bar:
             self.started = False
 
 
-@app.command()
 def batch(
     scenarios: Annotated[list[str], typer.Argument(help="Preset names or scenario TOML paths.")],
     replications: Annotated[
@@ -109,6 +104,8 @@ def batch(
 ) -> None:
     """Run every (scenario, replication) pair missing from the store, and store it."""
     from scenarios.experiments import run_batch
+    from scenarios.loader import ScenarioError
+    from scenarios.store import StoreError
 
     bar = _Bar("batch")
     done = 0
@@ -119,7 +116,7 @@ def batch(
         total = to_run
         where = scheduler or f"{workers or 'one per core'} worker(s)"
         err.print(
-            f"batch: {to_run} runs to do, {skipped} already in {store}; running on {where}",
+            escape(f"batch: {to_run} runs to do, {skipped} already in {store}; running on {where}"),
             highlight=False,
         )
 
@@ -163,7 +160,7 @@ def batch(
     out.print(
         f"batch: {rep.ok} ok, {rep.failed} failed, {rep.timeout} timed out, "
         f"{rep.skipped} skipped (already stored) of {rep.total} runs in {rep.seconds:.1f} s "
-        f"on {rep.workers} worker(s); store: {store}",
+        f"on {rep.workers} worker(s); store: {escape(str(store))}",
         highlight=False,
     )
     if rep.lost_tasks:
@@ -177,12 +174,11 @@ def batch(
         for col in ("scenario", "replication", "status", "error"):
             table.add_column(col)
         for name, r, status, error in rep.failures:
-            table.add_row(name, str(r), status, error)
+            table.add_row(escape(name), str(r), status, escape(error))
         out.print(table)
         raise typer.Exit(1)
 
 
-@app.command()
 def compare(
     base: Annotated[str, typer.Argument(help="The reference scenario.")],
     policy: Annotated[str, typer.Argument(help="The scenario compared with it.")],
@@ -199,6 +195,7 @@ def compare(
 ) -> None:
     """Compare two scenarios, paired by seed and replication (common random numbers)."""
     from scenarios.compare import compare_on
+    from scenarios.loader import ScenarioError
 
     if report is not None and (report.is_dir() or report.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--report {report}: expected an .html file path")
@@ -230,32 +227,63 @@ def compare(
     if as_json:
         print(json.dumps(result.to_json_dict()))
         return
+    _print_comparison(result)
+    if report is not None:
+        out.print(f"wrote {escape(str(report))}", highlight=False)
+
+
+def _print_comparison(result: CompareResult) -> None:
+    """A comparison as a table of labelled metrics in their units, then the economics.
+
+    Differences of shares are in percentage points; the verdict says whether the 95 % interval
+    of the difference is good or bad news for that metric (``model.metric_info``).
+    """
+    from model.metric_info import change_verdict, format_difference, metric
+
     table = Table(
-        title=f"{result.policy} - {result.base}: {result.replications} paired replications"
+        title=f"{escape(result.policy)} vs {escape(result.base)}: {result.replications} paired "
+        "replications "
+        "(difference = policy - base, 95 % paired interval)",
+        title_justify="left",
     )
-    for col in ("metric", "base", "policy", "difference", "95 % CI"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
+    for col in ("metric", "unit", "base", "policy", "difference", "95 % interval", "verdict"):
+        table.add_column(col, justify="left" if col in {"metric", "unit", "verdict"} else "right")
     for row in result.metrics.itertuples(index=False):
+        m = metric(row.metric)
         table.add_row(
-            row.metric,
-            _fmt(row.base_mean),
-            _fmt(row.policy_mean),
-            _fmt(row.diff_mean),
-            f"[{_fmt(row.diff_ci_low)}, {_fmt(row.diff_ci_high)}]",
+            m.label,
+            m.unit.value,
+            m.format(row.base_mean),
+            m.format(row.policy_mean),
+            format_difference(m.unit, row.diff_mean),
+            _interval(m.unit, row.diff_ci_low, row.diff_ci_high),
+            change_verdict(row.metric, row.diff_ci_low, row.diff_ci_high),
         )
     out.print(table)
-    icer = "-" if result.icer is None else f"{result.icer:,.0f}"
+    cost, qalys = metric("incremental_cost"), metric("incremental_qalys")
     out.print(
-        f"incremental cost {result.incremental_cost:,.2f} USD/patient, incremental QALYs "
-        f"{result.incremental_qalys:.5f}/patient (discounted, health-sector), ICER {icer} "
-        "USD/QALY; NMB " + ", ".join(f"@{k}: {v:,.2f}" for k, v in result.nmb.items()),
+        f"{cost.label}: {format_difference(cost.unit, result.incremental_cost)} per patient; "
+        f"{qalys.label}: {format_difference(qalys.unit, result.incremental_qalys)} per patient "
+        "(health sector: payers + patients; both discounted at the scenario's rate)",
         highlight=False,
     )
-    if report is not None:
-        out.print(f"wrote {report}")
+    out.print(result.icer_text(), highlight=False)
+    nmb = metric("nmb")
+    at = [f"${int(k):,}: {format_difference(nmb.unit, v)}" for k, v in result.nmb.items()]
+    out.print(
+        f"{nmb.label} per patient, at a willingness to pay per QALY of " + ", ".join(at),
+        highlight=False,
+    )
 
 
-@app.command()
+def _interval(unit: Unit, low: float, high: float) -> str:
+    """A difference's interval, "low to high" in the metric's unit ("-" when undefined)."""
+    from model.metric_info import format_difference
+
+    low_text, high_text = format_difference(unit, low), format_difference(unit, high)
+    return "-" if "-" in (low_text, high_text) else f"{low_text} to {high_text}"
+
+
 def sensitivity(
     scenario: Annotated[str, typer.Argument(help="The scenario to vary.")],
     method: Annotated[str, typer.Option("--method", help="sobol or morris.")],
@@ -285,6 +313,7 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Morris screening or Sobol indices of a metric over scenario parameters (SALib)."""
+    from scenarios.loader import ScenarioError
     from scenarios.sensitivity import sensitivity as run_sensitivity
 
     if chart is not None and (chart.is_dir() or chart.suffix.lower() not in {".html", ".htm"}):
@@ -321,7 +350,7 @@ def sensitivity(
         print(json.dumps(result.to_json_dict()))
         return
     table = Table(
-        title=f"{result.method} sensitivity of {result.metric} in {result.scenario} "
+        title=f"{result.method} sensitivity of {result.metric} in {escape(result.scenario)} "
         f"({len(result.points)} points x {result.replications} replication(s))"
     )
     for col in result.indices.columns:
@@ -330,16 +359,15 @@ def sensitivity(
         table.add_row(*(_fmt(v) for v in row))
     out.print(table)
     if chart is not None:
-        out.print(f"wrote {chart}")
+        out.print(f"wrote {escape(str(chart))}", highlight=False)
 
 
-@app.command()
 def results(
     store: StoreOpt = DEFAULT_STORE,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List what a results store holds."""
-    from scenarios.store import Store
+    from scenarios.store import Store, StoreError
 
     try:
         with Store(store, read_only=True) as db:
@@ -351,7 +379,8 @@ def results(
     if as_json:
         print(overview.to_json(orient="records", date_format="iso"))
         return
-    table = Table(title=f"{store}: " + ", ".join(f"{n} {k} rows" for k, n in counts.items()))
+    rows = ", ".join(f"{n} {k} rows" for k, n in counts.items())
+    table = Table(title=f"{escape(str(store))}: {rows}")
     for col in ("scenario", "hash", "patients", "days", "seed", "ok", "failed", "timeout"):
         table.add_column(col, justify="left" if col in {"scenario", "hash"} else "right")
     table.add_column("replications")
@@ -359,14 +388,13 @@ def results(
     table.add_column("code version")
     for r in overview.itertuples(index=False):
         table.add_row(
-            r.scenario, r.scenario_hash, str(r.n_patients), str(r.days), str(r.seed), str(r.ok),
-            str(r.failed), str(r.timeout), f"{r.first_replication}-{r.last_replication}",
-            f"{r.last_finished:%Y-%m-%d %H:%M}", str(r.code_versions),
+            escape(r.scenario), r.scenario_hash, str(r.n_patients), str(r.days), str(r.seed),
+            str(r.ok), str(r.failed), str(r.timeout), f"{r.first_replication}-{r.last_replication}",
+            f"{r.last_finished:%Y-%m-%d %H:%M}", escape(str(r.code_versions)),
         )  # fmt: skip
     out.print(table)
 
 
-@app.command()
 def export(
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Write every table as Parquet here.")
@@ -378,7 +406,7 @@ def export(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Export a store: Parquet tables, and/or long-format cost-effectiveness rows (CSV)."""
-    from scenarios.store import Store
+    from scenarios.store import Store, StoreError
 
     if parquet is None and cea is None:
         _fail("give --parquet DIR and/or --cea DIR")
@@ -393,14 +421,4 @@ def export(
         _fail(str(exc), 1)
         return
     for path in written:
-        out.print(f"wrote {path}", highlight=False)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "-"
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+        out.print(f"wrote {escape(str(path))}", highlight=False)

@@ -135,7 +135,7 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, raw)
 
 
-def _allowed_range(model: type[BaseModel], loc: tuple) -> str | None:
+def allowed_range(model: type[BaseModel], loc: tuple) -> str | None:
     """The declared bounds of the field at ``loc`` as text, e.g. '0 <= value <= 1'."""
     field = None
     for part in loc:
@@ -180,10 +180,10 @@ def _describe_error(path: Path, exc: ValidationError, model: type[BaseModel] = S
     if kind == "extra_forbidden":
         msg = "unknown key"
     elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
-        allowed = _allowed_range(model, err["loc"]) or ", ".join(f"{k} {v}" for k, v in ctx.items())
+        allowed = allowed_range(model, err["loc"]) or ", ".join(f"{k} {v}" for k, v in ctx.items())
         msg = f"value {err.get('input')!r} is out of range (allowed: {allowed})"
     elif kind == "finite_number":
-        allowed = _allowed_range(model, err["loc"])
+        allowed = allowed_range(model, err["loc"])
         msg = f"value {err.get('input')!r} must be a finite number" + (
             f" (allowed: {allowed})" if allowed else ""
         )

@@ -1,4 +1,4 @@
-"""Global sensitivity analysis with SALib (DESIGN §7): Morris screening and Sobol indices.
+"""Global sensitivity analysis with SALib: Morris screening and Sobol indices.
 
 A parameter is a dotted scenario path (``policy.rel_therapy_rate``,
 ``clinical.p_session_synergy_gain``) with a range ``LOW:HIGH``. SALib draws the sample; each

@@ -1,4 +1,4 @@
-"""The results store (DESIGN §1, §10): one DuckDB file, written by the client process only.
+"""The results store: one DuckDB file, written by the client process only.
 
 Tables:
 
@@ -36,11 +36,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from agents.patient import DropReason
 from model.metrics import SUMMARY_KEYS
 from scenarios.batch import RunOutcome, RunSpec
 from scenarios.loader import ScenarioError
+from scenarios.locations import DEFAULT_STORE
 
-DEFAULT_STORE = Path("results") / "ketasim.duckdb"
 SCHEMA_VERSION = "1"
 PERSPECTIVE = "health sector (payers + patients)"
 
@@ -67,6 +68,9 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 _FRAME_TABLES = ("daily", "patients", "claims")
+# Coded columns that stores written by earlier versions hold as integer codes and this version
+# writes as names: converted in place when new rows arrive, so old and new runs read alike.
+_NAMED_CODES = {("patients", "drop_reason"): {int(r): r.name.lower() for r in DropReason}}
 
 
 class StoreError(ScenarioError):
@@ -301,17 +305,36 @@ class Store:
         try:
             if not self._has_table(table):
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame LIMIT 0")
-            have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+            have = {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+            described = con.execute("DESCRIBE SELECT * FROM _frame").fetchall()
+            types = {r[0]: r[1] for r in described}
+            self._name_old_codes(table, have, types)
             missing = [c for c in frame.columns if c not in have]
             if missing:
                 # A newer model version reports more columns: widen the table (old rows NULL).
-                described = con.execute("DESCRIBE SELECT * FROM _frame").fetchall()
-                types = {r[0]: r[1] for r in described}
                 for col in missing:
                     con.execute(f'ALTER TABLE {table} ADD COLUMN "{col}" {types[col]}')
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
         finally:
             con.unregister("_frame")
+
+    def _name_old_codes(self, table: str, have: dict[str, str], new: dict[str, str]) -> None:
+        """Turn an earlier version's integer codes in ``table`` into names (``_NAMED_CODES``).
+
+        Args:
+            table: The table new rows go to.
+            have: Its columns' types now.
+            new: The new rows' column types.
+        """
+        for (coded_table, col), names in _NAMED_CODES.items():
+            if coded_table != table or col not in have or col not in new:
+                continue
+            if have[col] != "VARCHAR" and new[col] == "VARCHAR":
+                cases = " ".join(f"WHEN {code} THEN '{name}'" for code, name in names.items())
+                self.con.execute(
+                    f'ALTER TABLE {table} ALTER "{col}" SET DATA TYPE VARCHAR '
+                    f'USING (CASE "{col}" {cases} END)'
+                )
 
     def _write_scenarios(self, outcomes: Sequence[RunOutcome]) -> None:
         known = {r[0] for r in self.con.execute("SELECT scenario_hash FROM scenarios").fetchall()}

@@ -43,7 +43,7 @@ from model.params import Scenario
 from model.trial import TrialProtocol
 from scenarios.loader import load_scenario, preset_names, scenario_from_dict
 
-# The blocks a random scenario overrides (DESIGN §6), and the metrics definitions.
+# The blocks a random scenario overrides, and the metrics definitions.
 BLOCKS = (
     "policy",
     "clinical",

@@ -1,6 +1,6 @@
-"""Calibration against DESIGN §2's stylised facts, through the virtual-trial runner.
+"""Calibration against the stylised facts of docs/ODD.md (Reference), by virtual trials.
 
-Tolerances are the design's: ±10 percentage points on response rates, 10-30 days for the
+Tolerances are the targets': ±10 percentage points on response rates, 10-30 days for the
 drug-only median time to relapse, and at least three times that with therapy in the window.
 """
 

@@ -1,4 +1,4 @@
-"""Unit tests of the pure clinical functions (DESIGN §2), one mechanism each."""
+"""Unit tests of the pure clinical functions, one mechanism each."""
 
 import math
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -14,6 +15,8 @@ import pytest
 from scipy import stats
 
 from dashboards import compare_charts as cc
+from model import metric_info
+from model.metric_info import Unit, format_difference
 from scenarios import cli
 from scenarios.compare import METRIC_KEYS, CompareResult, compare, paired_interval
 
@@ -178,3 +181,43 @@ def test_tornado_ranks_by_importance():
     )
     fig = cc.tornado(indices)
     assert list(fig.data[0].y) == ["a", "b"], "most influential drawn on top (last)"
+
+
+def test_cli_text_names_metrics_with_units_and_judges_each_change(capsys):
+    # A scenario against itself: every difference is exactly zero, so each metric with a good
+    # direction reads "no clear change" and the ICER is undefined.
+    args = ["compare", "baseline", "baseline", "-r", "2", "--patients", "200", "--days", "60"]
+    assert cli.main([*args, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    for key in METRIC_KEYS:
+        m = metric_info.metric(key)
+        assert key not in out, f"{key}: a label, not the snake_case key"
+        (row,) = [line for line in out.splitlines() if f"│ {m.label} " in line]
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        assert cells[0] == m.label and cells[1] == m.unit.value, cells
+        if cells[4] != "-":  # undefined in both arms (e.g. no durable remission yet)
+            assert cells[4] == (
+                "+0.0 pp" if m.unit is Unit.SHARE else format_difference(m.unit, 0.0)
+            )
+            assert cells[6] == ("" if m.higher_is_better is None else "no clear change"), cells
+    assert "ICER undefined (no QALY difference)." in out
+    assert "Net monetary benefit per patient" in out and "$100,000: +$0" in out
+
+
+@pytest.mark.parametrize(
+    ("d_cost", "d_qaly", "text"),
+    [
+        (-50.0, 0.01, "The policy dominates: more QALYs at lower cost."),
+        (0.0, 0.01, "The policy dominates: more QALYs at lower cost."),
+        (50.0, -0.01, "The policy is dominated: fewer QALYs at higher cost."),
+        (500.0, 0.01, "ICER $50,000 per QALY gained."),
+        (-500.0, -0.01, "ICER $50,000 per QALY: saves money but loses QALYs."),
+        (100.0, 0.0, "ICER undefined (no QALY difference)."),
+    ],
+)
+def test_the_icer_is_read_with_its_quadrant(self_comparison, d_cost, d_qaly, text):
+    icer = None if d_qaly == 0.0 else d_cost / d_qaly
+    result = dataclasses.replace(
+        self_comparison, incremental_cost=d_cost, incremental_qalys=d_qaly, icer=icer
+    )
+    assert result.icer_text() == text

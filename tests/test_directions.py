@@ -1,4 +1,4 @@
-"""Direction tests: move a lever, assert the sign (DESIGN §6, issue 2).
+"""Direction tests: move a lever, assert the sign.
 
 Each scenario is run with the same three seeds (common random numbers) at the default size, and
 the means are compared, so a direction holds across institutional draws, not for one lucky seed.

@@ -1,4 +1,4 @@
-"""Batch fault handling (DESIGN §10): failing and stuck runs, interruption, unusable stores.
+"""Batch fault handling: failing and stuck runs, interruption, unusable stores (reliability.md).
 
 Faults are injected through ``KETASIM_TEST_FAULTS`` (read only by ``scenarios.batch``) or by
 real conditions: a batch process killed mid-way, a store locked by another process, a read-only

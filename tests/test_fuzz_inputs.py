@@ -1,6 +1,6 @@
-"""Hostile input (issue 7, items 3-4): the loaders and the CLI refuse bad input in one line.
+"""Hostile input: the loaders and the CLI refuse bad input in one line.
 
-The rule under test (DESIGN §10, §6, §7): any bad scenario file, trial protocol, scenario dict or
+The rule under test (docs/reliability.md): any bad scenario file, trial protocol, scenario dict or
 command-line flag gives a ``ScenarioError`` (the CLI: exit code != 0) whose message is ONE line
 naming the file (for a dict, its source), and nothing else happens: no other exception, nothing
 on stdout, no output directory. Accepted input must really be valid: every number finite and

@@ -1,4 +1,4 @@
-"""Property-based tests: DESIGN §10's invariants on random valid scenarios (issue 7, item 1).
+"""Property-based tests: the invariants of docs/reliability.md on random valid scenarios.
 
 Hypothesis draws a valid scenario (random values within every field's declared bounds on top of
 a random preset: ``tests/strategies.py``), a run size, a seed and replication, and times at which

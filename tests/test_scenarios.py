@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from model.metric_info import metric
 from model.metrics import SUMMARY_KEYS
 from scenarios.cli import main
 from scenarios.loader import ScenarioError, load_scenario, preset_names, scenario_hash
@@ -93,6 +94,32 @@ def test_run_json_prints_exactly_the_contract_keys(capsys):
     assert out["n_patients"] == 300 and out["days"] == 60
 
 
+SMALL_RUN = ["run", "baseline", "--patients", "300", "--days", "60", "--seed", "3"]
+
+
+def test_run_text_labels_every_metric_with_its_value_unit_and_period(capsys):
+    assert main([*SMALL_RUN, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert main(SMALL_RUN) == 0
+    out = capsys.readouterr().out
+    assert "300 patients, 60 days, seed 3" in out
+    for key in SUMMARY_KEYS[4:]:
+        m = metric(key)
+        assert key not in out, f"{key}: a label, not the snake_case key"
+        (row,) = [line for line in out.splitlines() if f" {m.label} " in line]
+        cells = [c.strip() for c in row.strip("│ ").split("│")]
+        assert cells == [m.label, m.format(summary[key]), m.unit.value, m.period], cells
+    assert "%" in out and "$" in out, "shares as percentages, money in dollars"
+
+
+def test_run_explain_defines_every_row(capsys):
+    assert main([*SMALL_RUN, "--explain"]) == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    for key in SUMMARY_KEYS[4:]:
+        definition = " ".join(metric(key).definition.split())
+        assert f"({key}): {definition}" in flat, key
+
+
 def test_run_out_writes_the_three_outputs(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["run", "carve_in", "--patients", "300", "--days", "60", "--out", str(out)])
@@ -114,6 +141,7 @@ def test_run_out_writes_the_three_outputs(tmp_path, capsys):
         ["run", "baseline", "--patients", "abc"],
         ["run", "baseline", "--days", "-1"],
         ["run", "baseline", "--bogus"],
+        ["run", "baseline", "--json", "--explain"],
         ["trial", "no_such_protocol.toml"],
     ],
 )
@@ -170,3 +198,11 @@ def test_bad_trial_protocols(tmp_path, capsys, text, key):
     assert main(["trial", str(f), "--json"]) != 0
     captured = capsys.readouterr()
     assert captured.out == "" and key in captured.err and "\n" not in captured.err.strip()
+
+
+def test_names_with_brackets_print_as_written(tmp_path, capsys):
+    # Rich reads "[...]" as markup: a scenario named "x[/]y" must print, not crash the table.
+    f = tmp_path / "odd.toml"
+    f.write_text('extends = "baseline"\nname = "x[/]y [bold]"\n')
+    assert main(["run", str(f), "--patients", "60", "--days", "5"]) == 0
+    assert "ketasim run x[/]y [bold]: 60 patients" in capsys.readouterr().out

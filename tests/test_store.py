@@ -96,6 +96,32 @@ def test_new_columns_widen_the_table(tmp_path, outcomes):
     assert (daily.loc[daily["run_id"] == b.spec.run_id, "new_metric"] == 1.5).all()
 
 
+def test_integer_drop_reasons_of_an_older_store_become_names(tmp_path, outcomes):
+    # A store written before patients.csv named its drop reasons holds integer codes
+    # (DropReason: 0 none, 1 cost, 3 disengagement); new runs arriving convert them in place.
+    a, b = outcomes[0], outcomes[1]
+    old_codes = a.patients["drop_reason"].map({"none": 0, "cost": 1, "disengagement": 3})
+    assert old_codes.notna().all(), "this run's reasons are among the three mapped here"
+    older = RunOutcome(
+        a.spec,
+        a.status,
+        a.started,
+        a.finished,
+        a.seconds,
+        summary=a.summary,
+        patients=a.patients.assign(drop_reason=old_codes.astype("int8")),
+    )
+    with Store(tmp_path / "s.duckdb") as db:
+        db.write([older])
+        assert db.query("SELECT drop_reason FROM patients")["drop_reason"].dtype.kind == "i"
+        db.write([b])
+        reasons = db.query("SELECT run_id, drop_reason FROM patients")
+    got_a = reasons.loc[reasons["run_id"] == a.spec.run_id, "drop_reason"].tolist()
+    assert got_a == a.patients["drop_reason"].tolist(), "old codes read as today's names"
+    got_b = reasons.loc[reasons["run_id"] == b.spec.run_id, "drop_reason"]
+    assert set(got_b) <= {"none", "cost", "wait", "disengagement", "access"}
+
+
 def test_exports(tmp_path, outcomes, capsys):
     store = tmp_path / "s.duckdb"
     with Store(store) as db:
