@@ -21,6 +21,7 @@ from mesa.time.events import Event, Priority
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import clinical as cm
+from agents.calendar import DAYS_PER_YEAR
 from agents.codes import Code, PayerKind
 from agents.policy import IntegrationTiming
 from agents.prescriber import BusinessModel, Prescriber
@@ -141,7 +142,7 @@ class PatientParams(BaseModel):
         0.1, description="Share already seeking care at day 0 (arriving over the first month)."
     )
     rate_seek_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        1.0 / 365.0,
+        1.0 / DAYS_PER_YEAR,
         description="Daily hazard of starting to seek care (~once a year; assumption).",
     )
     mean_adherence: Prob = Field(

@@ -14,6 +14,7 @@ from typing import Annotated
 import mesa
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.calendar import DAYS_PER_MONTH_ROUNDED
 from agents.codes import Code, PayerKind, Silo
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
@@ -246,7 +247,9 @@ class Payer(mesa.Agent):
         policy = self.model.scenario.policy
         members = max(self.n_members, 1)
         horizon_share = min(1.0, self.horizon_years / pp.dur_benefit_years)
-        offset = self.quarter_remission_days / 30.4 * pp.usd_offset_per_remission_month
+        offset = (
+            self.quarter_remission_days / DAYS_PER_MONTH_ROUNDED * pp.usd_offset_per_remission_month
+        )
         offset *= horizon_share
         medical = self.quarter_spend[Silo.MEDICAL] + self.quarter_spend[Silo.BUNDLE] - offset
         behavioral = self.quarter_spend[Silo.BEHAVIORAL]

@@ -18,8 +18,9 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agents.calendar import week_of
 from agents.codes import Code, PayerKind
-from agents.weeks import DAYS_PER_WEEK, WeekBook, chair_week, week_time
+from agents.weeks import WeekBook, chair_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -213,12 +214,12 @@ class Prescriber(mesa.Agent):
         """
         need = self._hours_of[self.business_model] if hours is None else hours
         room = self.capacity_hours + 1e-9
-        first = int(earliest // DAYS_PER_WEEK)
+        first = week_of(earliest)
         return week_time(earliest, chair_week(self.weeks.counts, self.row, need, room, first))
 
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""
-        week = int(at // DAYS_PER_WEEK)
+        week = week_of(at)
         need = self._hours_of[self.business_model] if hours is None else hours
         weeks = self.weeks
         if week >= weeks.counts.shape[1]:
@@ -232,7 +233,7 @@ class Prescriber(mesa.Agent):
 
     def utilisation(self, now: float) -> float:
         """Share of this week's chair-hours booked."""
-        return self.weeks.booked_in(self.row, int(now // DAYS_PER_WEEK)) / self.capacity_hours
+        return self.weeks.booked_in(self.row, week_of(now)) / self.capacity_hours
 
     # -- the quarterly review -------------------------------------------------------------
     def expected_margin_per_hour(self, bm: BusinessModel, market: Market | None = None) -> float:

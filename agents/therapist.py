@@ -16,8 +16,9 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.calendar import WEEKS_PER_YEAR, week_of
 from agents.codes import Code, PayerKind
-from agents.weeks import DAYS_PER_WEEK, WeekBook, free_week, week_time
+from agents.weeks import WeekBook, free_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -176,12 +177,12 @@ class Therapist(mesa.Agent):
 
     def next_free_slot(self, earliest: float) -> float:
         """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
-        week = free_week(self.weeks.counts, self.row, self.capacity, int(earliest // DAYS_PER_WEEK))
+        week = free_week(self.weeks.counts, self.row, self.capacity, week_of(earliest))
         return week_time(earliest, week)
 
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""
-        week = int(at // DAYS_PER_WEEK)
+        week = week_of(at)
         book = self.weeks
         if week >= book.counts.shape[1]:
             book.reach(week)
@@ -192,7 +193,7 @@ class Therapist(mesa.Agent):
 
     def release(self, at: float) -> None:
         """Give back a slot that will not be used."""
-        week = int(at // DAYS_PER_WEEK)
+        week = week_of(at)
         counts = self.weeks.counts
         if week < counts.shape[1] and counts[self.row, week] > 0:
             counts[self.row, week] -= 1
@@ -241,7 +242,7 @@ class Therapist(mesa.Agent):
         tp = self.model.scenario.therapists
         if self.trained or not self.model.scenario.policy.therapy_available:
             return False
-        per_therapist = min(demand / (n_trained + 1), 52.0 * self.capacity)
+        per_therapist = min(demand / (n_trained + 1), WEEKS_PER_YEAR * self.capacity)
         income = tp.usd_integration_premium * per_therapist * tp.dur_training_payback_years
         # Trained therapists also fill slots that would otherwise go empty: a trained
         # therapist is booked first by integrated programmes.
@@ -290,7 +291,7 @@ class TherapistPool:
 
         Positions are searched circularly from ``start``; None when every slot is taken.
         """
-        free, trained = self._lists(int(at // DAYS_PER_WEEK))
+        free, trained = self._lists(week_of(at))
         for positions in (trained, free):
             if positions:
                 j = bisect_left(positions, start)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-DAYS_PER_WEEK = 7.0
-
+from agents.calendar import DAYS_PER_WEEK
 
 # The searches for a week with room, shared by the agents' Python and the compiled steps that
 # book (registered with Numba, so there is one source of the rules).

@@ -18,15 +18,19 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
-from agents.weeks import DAYS_PER_WEEK, chair_week, week_time
+from agents.calendar import week_of
+from agents.weeks import chair_week, week_time
 from model import sessions
 from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
 
 # The kernels compile clinical_rows', clinical's, model/sessions.py's and agents/weeks.py's
 # functions into their own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, sessions.__file__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(
+    __name__, sessions.__file__, week_rules.__file__, calendar.__file__
+)
 
 
 @register_jitable
@@ -38,7 +42,7 @@ def book_chair(chairs, clinic, need, room, earliest):
     """
     if earliest != earliest:
         return np.nan
-    week = chair_week(chairs, clinic, need, room, int(earliest // DAYS_PER_WEEK))
+    week = chair_week(chairs, clinic, need, room, week_of(earliest))
     if week >= chairs.shape[1]:
         return np.nan
     chairs[clinic, week] = chairs[clinic, week] + need

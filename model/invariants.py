@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from agents import clinical as cm
+from agents.calendar import DAYS_PER_YEAR
 from agents.codes import ClaimStatus, PartyKind, Silo
 from agents.patient import CareCategory, PathwayState
 
@@ -505,7 +506,7 @@ def check_summary(model: Any) -> None:
                 model, "money conserved", f"summary {key} {summary[key]} != ledger silo {silo.name}"
             )
     qalys = summary["qalys_per_patient"]
-    if not (0.0 <= qalys <= model.days / 365.0 + _EPS):
+    if not (0.0 <= qalys <= model.days / DAYS_PER_YEAR + _EPS):
         _fail(model, "layers within [0, 1]", f"qalys_per_patient {qalys} outside [0, days/365]")
     if summary["mean_severity"] is not None and not (0.0 <= summary["mean_severity"] <= 60.0):
         _fail(model, "layers within [0, 1]", f"summary mean_severity {summary['mean_severity']}")

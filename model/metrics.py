@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from agents import clinical as cm
+from agents.calendar import DAYS_PER_YEAR
 from agents.codes import PAYER_NAMES, PayerKind, Silo
 from agents.patient import CareCategory, PathwayState
 from agents.prescriber import BUSINESS_MODEL_NAMES, BusinessModel
@@ -52,8 +53,8 @@ SUMMARY_KEYS = (
 def discount_factor(t_days, rate_per_year: float):
     """Continuous-time discount factor at ``t_days`` for an annual rate."""
     if isinstance(t_days, np.ndarray):
-        return (1.0 + rate_per_year) ** (-t_days / 365.0)
-    return (1.0 + rate_per_year) ** (-float(t_days) / 365.0)
+        return (1.0 + rate_per_year) ** (-t_days / DAYS_PER_YEAR)
+    return (1.0 + rate_per_year) ** (-float(t_days) / DAYS_PER_YEAR)
 
 
 def _mean(values: list) -> float:

@@ -20,6 +20,15 @@ from mesa.experimental.mesa_signals import ObservableSignals
 from mesa.time import Priority, Schedule
 
 from agents import clinical_rows
+from agents.calendar import (
+    DAYS_PER_QUARTER,
+    DAYS_PER_WEEK,
+    DAYS_PER_YEAR,
+    WEEKS_PER_YEAR,
+    month_of,
+    week_of,
+    year_of,
+)
 from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
 from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
 from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOutcome
@@ -27,7 +36,7 @@ from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
-from agents.weeks import DAYS_PER_WEEK, WeekBook
+from agents.weeks import WeekBook
 from model import doses, outcomes, postings, search, sessions
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
 from model.doses import DoseKernel
@@ -46,10 +55,6 @@ from model.population import Population
 from model.search import ReferralKernel, SearchKernel
 from model.sessions import ATTENDED, TherapyKernel, note_biller
 from model.streams import DrawBlock, Streams
-
-DAYS_PER_QUARTER = 365.0 / 4.0
-DAYS_PER_YEAR = 365.0
-DAYS_PER_MONTH = 365.0 / 12.0
 
 _DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
 # The codes whose payment says who billed a patient's drug or therapy (or that the care was
@@ -194,7 +199,7 @@ class KetasimModel(mesa.Model):
                     discount_factor(
                         np.arange(1, self.days + 1), scenario.metrics.p_discount_per_year
                     )
-                    / 365.0
+                    / DAYS_PER_YEAR
                 ),
             ]
         )
@@ -508,8 +513,8 @@ class KetasimModel(mesa.Model):
 
     def arrivals_per_week(self) -> float:
         """People who started seeking care per week over the last quarter (at least one)."""
-        recent = self._arrival_log[-91:]
-        return max(7.0 * sum(recent) / max(len(recent), 1), 1.0)
+        recent = self._arrival_log[-int(DAYS_PER_QUARTER) :]
+        return max(DAYS_PER_WEEK * sum(recent) / max(len(recent), 1), 1.0)
 
     def market_snapshot(self) -> Market:
         """What clinics see at a quarterly review (counted once, not once per clinic)."""
@@ -526,7 +531,7 @@ class KetasimModel(mesa.Model):
         same divisions and the same mean as asking each clinic, without 500 calls a day.
         """
         counts = self.prescribers[0].weeks.counts
-        week = int(t // DAYS_PER_WEEK)
+        week = week_of(t)
         booked = counts[:, week] if week < counts.shape[1] else np.zeros(len(counts))
         capacity = np.array([clinic.capacity_hours for clinic in self.prescribers])
         with np.errstate(over="ignore"):  # a tiny capacity gives inf, as Python's division
@@ -546,7 +551,7 @@ class KetasimModel(mesa.Model):
         clinics = sum(1 for c in self.prescribers if c.business_model is BusinessModel.INTEGRATED)
         # A clinic that has just switched has no history yet: count what one integrated clinic
         # of this size would book in a year (one session per chair-dose).
-        per_clinic = 52.0 * self.scenario.prescribers.n_chair_hours_per_week / 3.0
+        per_clinic = WEEKS_PER_YEAR * self.scenario.prescribers.n_chair_hours_per_week / 3.0
         return max(float(sessions), clinics * per_clinic)
 
     # ------------------------------------------------------------------ billing
@@ -985,7 +990,7 @@ class KetasimModel(mesa.Model):
                 payer,
             )
         if coordinated:
-            month = int(t // DAYS_PER_MONTH)
+            month = month_of(t)
             if patient.coordination_months is None:
                 patient.coordination_months = set()
             if month not in patient.coordination_months:
@@ -1052,7 +1057,7 @@ class KetasimModel(mesa.Model):
         payer = patient.payer
         policy = self.scenario.policy
         tp = self.scenario.therapists
-        year = int(t // DAYS_PER_YEAR)
+        year = year_of(t)
         therapist = patient.therapist
         code = Code.PSYCHOTHERAPY_90837
         used = patient.sessions_used(year)
@@ -1150,7 +1155,7 @@ class KetasimModel(mesa.Model):
         if outcome != ATTENDED:
             return SessionOutcome(outcome), math.nan
         if filled:
-            self.pool.note_booking(therapist, int(at // DAYS_PER_WEEK))
+            self.pool.note_booking(therapist, week_of(at))
         # The kernel wrote who billed the therapy (the columns _track_billing keeps): the
         # patient's memo of it is stale.
         patient.therapy_billed_by = None

@@ -15,8 +15,15 @@ import functools
 import numpy as np
 from numba import njit
 
+from agents import calendar
+from agents.calendar import DAYS_PER_YEAR
+from agents.clinical_rows import key_cache_on_maths
 
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+# The kernels read the calendar's constants: their on-disk cache is keyed on it too.
+_CACHE = key_cache_on_maths(__name__, calendar.__file__)
+
+
+@njit(cache=_CACHE)
 def record_day(
     t,
     rows,
@@ -82,7 +89,7 @@ def record_day(
             durable_remission[i] = remit[j]
             durable_checked[i] = True
         util = u_remission if remit[j] else (u_response if resp[j] else u_nonresponse)
-        qalys[i] += util * weight / 365.0
+        qalys[i] += util * weight / DAYS_PER_YEAR
         if remit[j]:
             remission_days[payer_kind[i]] += 1
     return n_lost

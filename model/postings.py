@@ -21,8 +21,15 @@ import functools
 import numpy as np
 from numba import njit
 
+from agents import calendar
+from agents.calendar import DAYS_PER_YEAR
+from agents.clinical_rows import key_cache_on_maths
 
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+# The kernels read the calendar's constants: their on-disk cache is keyed on it too.
+_CACHE = key_cache_on_maths(__name__, calendar.__file__)
+
+
+@njit(cache=_CACHE)
 def post(
     t,
     patient,
@@ -115,7 +122,7 @@ def post(
             revenue[s] += credit[p]
             continue
         # metrics.discount_factor for one time (the same expression: C's pow, as Python's).
-        discount = discount_base ** (-when / 365.0)
+        discount = discount_base ** (-when / DAYS_PER_YEAR)
         k = kind[p]
         for c in range(n_claims[p]):
             amount = cents[p, c]
@@ -215,7 +222,7 @@ def warm_up() -> None:
     )
 
 
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+@njit(cache=_CACHE)
 def count_care(
     t,
     rows,

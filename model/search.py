@@ -20,13 +20,15 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
-from agents.weeks import DAYS_PER_WEEK, chair_week, free_week, week_time
+from agents.calendar import week_of
+from agents.weeks import chair_week, free_week, week_time
 from model.sessions import B1, F8, I8, BoundKernel, compiled_for
 
 # The kernels compile agents/weeks.py's functions into their own code: the cache is keyed on it.
-_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__, calendar.__file__)
 
 
 @register_jitable
@@ -83,7 +85,7 @@ def best_clinic(
     values = (v0, v1, v2)
     best, best_start = -1, np.nan
     soonest = (earliest - now) / tolerance
-    first_week = int(earliest // DAYS_PER_WEEK)
+    first_week = week_of(earliest)
     n = n_clinics if every_clinic else picks.shape[1]
     j = 0
     for m in range(n):
@@ -122,7 +124,7 @@ def best_therapist(
         ``(therapist row or -1, the slot's time or inf)``.
     """
     best, best_t = -1, np.inf
-    first_week = int(ready // DAYS_PER_WEEK)
+    first_week = week_of(ready)
     n = n_therapists if every_therapist else picks.shape[1]
     for m in range(n):
         c = candidate(picks, pick, m, every_therapist)

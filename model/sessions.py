@@ -25,11 +25,13 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar
 from agents import clinical as cm
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
+from agents.calendar import week_of, year_of
 from agents.patient import SessionOutcome
-from agents.weeks import DAYS_PER_WEEK, free_week, week_time
+from agents.weeks import free_week, week_time
 
 # Numba's types of the kernels' scalar arguments (``BoundKernel.scalars``).
 F8, I8, B1 = numba.float64, numba.int64, numba.boolean
@@ -48,7 +50,7 @@ PENDING_WIDTH = 8
 
 # The kernels below compile clinical_rows', clinical's and agents/weeks.py's functions into their
 # own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__, calendar.__file__)
 
 
 class PendingDoses:
@@ -215,7 +217,7 @@ def attend_therapy(
     relief = rows.row_relief(f, n_course, p, t, i)
     if draw >= cm.p_attend(adherence[i], relief, False, p):
         return MISSED, False, 0, 0, np.nan, False
-    year = int(t // 365.0)
+    year = year_of(t)
     used = sessions[SESSIONS_USED, i] if sessions[SESSION_YEAR, i] == year else 0
     by_payer = used < cap and in_network
     if by_payer:
@@ -258,7 +260,7 @@ def book_week(weeks, row, capacity, earliest):
     """
     if earliest != earliest:
         return np.nan, False
-    week = free_week(weeks, row, capacity, int(earliest // DAYS_PER_WEEK))
+    week = free_week(weeks, row, capacity, week_of(earliest))
     if week >= weeks.shape[1]:
         return np.nan, False
     weeks[row, week] += 1

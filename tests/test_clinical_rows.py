@@ -198,8 +198,8 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
 
     from numba.core import caching
 
+    from agents import calendar, weeks
     from agents import clinical_rows as kernels
-    from agents import weeks
     from model import doses, outcomes, search, sessions
 
     def digest(*paths):
@@ -208,10 +208,12 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
     maths = digest(cm.__file__, kernels.__file__)
     assert kernels.dose_row._cache._impl.locator.get_source_stamp()[1] == maths
-    rules = digest(cm.__file__, kernels.__file__, weeks.__file__)
+    rules = digest(cm.__file__, kernels.__file__, weeks.__file__, calendar.__file__)
     for kernel in (sessions.attend_therapy, search.best_clinic, search.best_therapist):
         assert kernel._cache._impl.locator.get_source_stamp()[1] == rules
-    with_sessions = digest(cm.__file__, kernels.__file__, sessions.__file__, weeks.__file__)
+    with_sessions = digest(
+        cm.__file__, kernels.__file__, sessions.__file__, weeks.__file__, calendar.__file__
+    )
     assert doses.give_dose._cache._impl.locator.get_source_stamp()[1] == with_sessions
     py_func, py_file = kernels.dose_row.py_func, kernels.__file__
     before = kernels._keyed_on_maths(caching.InTreeCacheLocator, {kernels.__name__: "before"})
