@@ -21,10 +21,13 @@ from mesa.time.events import Event, Priority
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import clinical as cm
+from agents import payments
 from agents.calendar import DAYS_PER_YEAR
-from agents.codes import Code, PayerKind
+from agents.codes import BusinessModel, Code, PayerKind, Route
+from agents.payer import NO_PAYER, FeeTerms
+from agents.payments import DosePayer
 from agents.policy import IntegrationTiming
-from agents.prescriber import BusinessModel, Prescriber
+from agents.prescriber import Prescriber
 from agents.therapist import Therapist
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -95,16 +98,6 @@ class CareCategory(IntEnum):
     INTEGRATED = 3  # at least one dose followed by a session inside the window
     THERAPY_ONLY = 4
     DROPPED_OUT = 5
-
-
-class Route(IntEnum):
-    """The treatment a patient has chosen for this episode."""
-
-    NONE = 0
-    INFUSION_CASH = 1
-    REMS_ESKETAMINE = 2
-    INTEGRATED = 3
-    THERAPY_ONLY = 4
 
 
 class DropReason(IntEnum):
@@ -258,6 +251,7 @@ ROUTE_OF_MODEL = {
     BusinessModel.REMS_ESKETAMINE: Route.REMS_ESKETAMINE,
     BusinessModel.INTEGRATED: Route.INTEGRATED,
 }
+MODEL_OF_ROUTE = {route: bm for bm, route in ROUTE_OF_MODEL.items()}
 
 
 class Patient(mesa.Agent):
@@ -420,25 +414,49 @@ class Patient(mesa.Agent):
         p = self.params
         return p.usd_oop_scale_cash if self.can_pay_cash else p.usd_oop_scale_no_cash
 
+    def _fee_terms(self) -> FeeTerms:
+        """The payer's cost share and fees this patient's estimates read (none uninsured)."""
+        return NO_PAYER if self.payer is None else self.payer.fee_terms()
+
     def _therapy_oop_per_session(self) -> float:
+        """What one therapy session costs this patient out of pocket, USD."""
         payer = self.payer
-        if payer is not None:
-            return payer.cost_share * payer.allowed(Code.PSYCHOTHERAPY_90837)
-        return self.model.scenario.therapists.usd_cash_rate
+        fee = 0.0 if payer is None else payer.allowed(Code.PSYCHOTHERAPY_90837)
+        share = 0.0 if payer is None else payer.cost_share
+        cash = self.model.scenario.therapists.usd_cash_rate
+        return payments.session_oop(payer is not None, share, fee, cash)
 
     def _uses_esketamine(self, bm: BusinessModel) -> bool:
         """Whether this patient's course at a clinic of model ``bm`` is esketamine via a payer."""
-        if self.payer is None:
-            return False
-        match bm:
-            case BusinessModel.REMS_ESKETAMINE:
-                return True
-            case BusinessModel.INTEGRATED:
-                return not self.model.scenario.policy.bundled_payment
-            case BusinessModel.INFUSION_CASH:
-                return False
-            case _:
-                raise ValueError(f"unknown business model {bm!r}")
+        bundled = self.model.scenario.policy.bundled_payment
+        return payments.uses_esketamine(bm, self.payer is not None, bundled)
+
+    def _dose_oop(self) -> float:
+        """What the patient pays out of pocket for one dose of their course, USD.
+
+        The dose is paid as its route implies (``payments.dose_payer``): esketamine on a REMS
+        or unbundled integrated route of an insured patient.
+        """
+        policy = self.model.scenario.policy
+        insured = self.payer is not None
+        bm = MODEL_OF_ROUTE.get(self.route)
+        if bm is None:
+            raise ValueError(f"no dose cost for route {self.route!r}")
+        esketamine = payments.uses_esketamine(bm, insured, policy.bundled_payment)
+        payment = payments.dose_payer(
+            self.route, esketamine, insured, policy.covers_iv_ketamine, policy.bundled_payment
+        )
+        terms = self._fee_terms()
+        return payments.dose_oop(
+            payment,
+            self.params.n_induction_doses,
+            terms.share,
+            terms.iv_fee,
+            terms.session_fee,
+            terms.drug_price,
+            terms.bundle_fee,
+            self.model.scenario.prescribers.usd_cash_iv_price,
+        )
 
     def _value_model(self, bm: BusinessModel) -> float | None:
         """Utility (before the wait and noise) of a course at a clinic of model ``bm``.
@@ -482,44 +500,43 @@ class Patient(mesa.Agent):
         return value
 
     def _work_out_value(self, bm: BusinessModel) -> float | None:
-        """``_value_model`` worked out."""
+        """``_value_model`` worked out: preference less the course's out-of-pocket cost.
+
+        The course is valued as it would be paid (``payments.dose_payer``), except that a
+        patient once denied prior authorisation expects esketamine to be denied again; a
+        course in cash needs a patient who can pay it, at a clinic that takes cash
+        (``payments.course_open``). An integrated course outside a bundle adds a session a dose.
+        """
         params = self.params
         policy = self.model.scenario.policy
-        payer = self.payer
+        insured = self.payer is not None
+        esketamine = payments.uses_esketamine(bm, insured, policy.bundled_payment)
+        payment = payments.dose_payer(
+            ROUTE_OF_MODEL[bm],
+            esketamine and not self.pa_denied,
+            insured,
+            policy.covers_iv_ketamine,
+            policy.bundled_payment,
+        )
+        if not payments.course_open(bm, payment, self.can_pay_cash):
+            return None
         n = params.n_induction_doses
-        match bm:
-            case BusinessModel.INFUSION_CASH:
-                if payer is not None and policy.covers_iv_ketamine:
-                    oop = n * payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
-                elif self.can_pay_cash:
-                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price
-                else:
-                    return None
-                pref = 0.0
-            case BusinessModel.REMS_ESKETAMINE:
-                if payer is None or self.pa_denied:
-                    return None
-                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                    Code.ESKETAMINE_DRUG
-                )
-                oop = n * payer.cost_share * per_dose
-                pref = 0.0
-            case BusinessModel.INTEGRATED:
-                therapy = params.n_induction_doses * self._therapy_oop_per_session()
-                if payer is not None and policy.bundled_payment:
-                    oop = payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE)
-                elif payer is not None and not self.pa_denied:
-                    per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                        Code.ESKETAMINE_DRUG
-                    )
-                    oop = n * payer.cost_share * per_dose + therapy
-                elif self.can_pay_cash:
-                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price + therapy
-                else:
-                    return None
-                pref = params.u_integrated
-            case _:
-                raise ValueError(f"unknown business model {bm!r}")
+        terms = self._fee_terms()
+        oop = payments.course_oop(
+            payment,
+            n,
+            terms.share,
+            terms.iv_fee,
+            terms.session_fee,
+            terms.drug_price,
+            terms.bundle_fee,
+            self.model.scenario.prescribers.usd_cash_iv_price,
+        )
+        pref = 0.0
+        if bm is BusinessModel.INTEGRATED:
+            pref = params.u_integrated
+            if payment != DosePayer.IN_BUNDLE:
+                oop += n * self._therapy_oop_per_session()
         return pref - oop / self._oop_scale()
 
     # ------------------------------------------------------------------ intake and PA
@@ -653,7 +670,7 @@ class Patient(mesa.Agent):
         if terms is None:
             # Assumption: each dose's out-of-pocket cost adds to the dropout chance in
             # proportion to what the patient can bear (one oop-scale of spending ~ 5 points).
-            cost_drop = min(0.05 * model.dose_oop(self) / self._oop_scale(), 0.5)
+            cost_drop = min(0.05 * self._dose_oop() / self._oop_scale(), 0.5)
             esk = self._uses_esketamine(bm)
             rel = model.scenario.clinical.rel_esketamine_relief if esk else 1.0
             terms = model.dose_terms[key] = (cost_drop, esk, rel)
@@ -756,7 +773,7 @@ class Patient(mesa.Agent):
         model = self.model
         now = model._time  # ``model.time`` without its descriptor (see _schedule)
         therapist = self.therapist
-        if not self.integrated_sessions and therapist is not None:
+        if not self.integrated_sessions:
             # Outside a programme, the common case: attendance, payment, gains, the doses
             # covered and the booking of the next session (when one is left) in one compiled
             # step (model/sessions.py).

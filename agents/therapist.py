@@ -16,6 +16,7 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import payments
 from agents.calendar import WEEKS_PER_YEAR, week_of
 from agents.codes import Code, PayerKind
 from agents.weeks import WeekBook, free_week, week_time
@@ -215,12 +216,17 @@ class Therapist(mesa.Agent):
 
     # -- yearly decisions ------------------------------------------------------------------
     def review_networks(self) -> None:
-        """Join each payer's network whose rate, net of admin burden, clears the reservation."""
+        """Join each payer's network whose rate, net of admin burden, clears the reservation.
+
+        The test is ``payments.joins_network``.
+        """
         burden = self.model.scenario.therapists.usd_admin_burden
         self.in_network = {
             payer.kind
             for payer in self.model.payers
-            if payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= self.reservation_rate
+            if payments.joins_network(
+                payer.allowed(Code.PSYCHOTHERAPY_90837), burden, self.reservation_rate
+            )
         }
 
     def review_training(self, demand: float, n_trained: int) -> bool:

@@ -7,8 +7,6 @@ so sums are exact: what payers and patients pay equals what providers and pharma
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -30,12 +28,6 @@ _COLUMNS = {
     "status": np.int8,
     "cents": np.int64,
 }
-
-
-def to_cents(usd: float) -> int:
-    """Round a dollar amount to whole cents (half away from zero)."""
-    # math.floor, not np.floor: the same value for a Python float, without NumPy's per-call cost.
-    return math.floor(abs(usd) * 100.0 + 0.5) * (1 if usd >= 0 else -1)
 
 
 class Ledger:

@@ -18,18 +18,19 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from agents import calendar
+from agents import calendar, payments
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
 from agents.calendar import week_of
+from agents.payments import note_biller
 from agents.weeks import chair_week, week_time
 from model import sessions
-from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
+from model.sessions import F8, I8, BoundKernel, compiled_for, note_dose, one_row
 
 # The kernels compile clinical_rows', clinical's, model/sessions.py's and agents/weeks.py's
 # functions into their own code, so their on-disk cache is keyed on those files too.
 _CACHE = rows.key_cache_on_maths(
-    __name__, sessions.__file__, week_rules.__file__, calendar.__file__
+    __name__, sessions.__file__, week_rules.__file__, calendar.__file__, payments.__file__
 )
 
 

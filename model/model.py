@@ -19,7 +19,7 @@ import pandas as pd
 from mesa.experimental.mesa_signals import ObservableSignals
 from mesa.time import Priority, Schedule
 
-from agents import clinical_rows
+from agents import clinical_rows, payments
 from agents.calendar import (
     DAYS_PER_QUARTER,
     DAYS_PER_WEEK,
@@ -33,12 +33,13 @@ from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for 
 from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
 from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOutcome
 from agents.payer import Payer
+from agents.payments import BILLER_CODES, DRUG_CODES, DosePayer, SessionPayer, to_cents
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
 from agents.weeks import WeekBook
 from model import doses, outcomes, postings, search, sessions
-from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
+from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger
 from model.doses import DoseKernel
 from model.events import BucketedEventList
 from model.metrics import (
@@ -53,15 +54,10 @@ from model.metrics import (
 from model.params import Scenario
 from model.population import Population
 from model.search import ReferralKernel, SearchKernel
-from model.sessions import ATTENDED, TherapyKernel, note_biller
+from model.sessions import ATTENDED, TherapyKernel
 from model.streams import DrawBlock, Streams
 
-_DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
-# The codes whose payment says who billed a patient's drug or therapy (or that the care was
-# coordinated): the drug itself (paid to pharma) and intakes are neither side's biller.
-_BILLER_CODES = _DRUG_CODES | {Code.PSYCHOTHERAPY_90837, Code.CARE_COORDINATION}
-_PAYEE_ORDER = {kind: k for k, kind in enumerate(PartyKind)}
-_THERAPIST_ORG = _PAYEE_ORDER[PartyKind.THERAPIST] * 100_000_000  # + unique id: _track_billing
+_THERAPIST_ORG = payments.org_of(PartyKind.THERAPIST, 0)  # + unique id: _track_billing
 
 
 class KetasimModel(mesa.Model):
@@ -567,10 +563,10 @@ class KetasimModel(mesa.Model):
         if code is Code.CARE_COORDINATION:
             self.population.coordinated[patient.idx] = True
             return
-        if code not in _BILLER_CODES:
+        if code not in BILLER_CODES:
             return
-        drug = code in _DRUG_CODES
-        org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
+        drug = code in DRUG_CODES
+        org = payments.org_of(payee_kind, payee.unique_id)
         billed_by = (org, 1 << int(silo))
         pop = self.population
         if drug:
@@ -592,7 +588,7 @@ class KetasimModel(mesa.Model):
         the one shared tuple for this (organisation, budget): a million patients keep one each.
         """
         org, bit = billed_by
-        note_biller(orgs, silos, self.population.split_orgs, i, org, bit)  # as compiled steps do
+        payments.note_biller(orgs, silos, self.population.split_orgs, i, org, bit)
         return self._billers.setdefault(billed_by, billed_by)
 
     def _pay(
@@ -676,12 +672,12 @@ class KetasimModel(mesa.Model):
         """
         if not usd >= 0.0:
             raise ValueError(f"a payment must be a non-negative amount, got {usd!r} USD")
-        total = to_cents(usd)
         if payer is None:
-            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total, None),)
-        oop = to_cents(usd * payer.cost_share)
+            cents = to_cents(usd)
+            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, cents, None),)
+        cents, oop = payments.split_cents(usd, payer.cost_share)
         silo = payer.silo_for(code)
-        claims = [(int(payer.kind), silo, ClaimStatus.PAID, total - oop, payer)]
+        claims = [(int(payer.kind), silo, ClaimStatus.PAID, cents, payer)]
         if oop:
             claims.append(
                 (OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop, None)
@@ -838,38 +834,13 @@ class KetasimModel(mesa.Model):
         self.pharma.quarter_revenue = float(sums[1])
 
     def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
-        """Bill an intake evaluation (cash clinics charge it to the patient)."""
+        """Bill an intake evaluation (``payments.intake_in_cash``: cash clinics charge cash)."""
         payer = patient.payer
-        if (
-            clinic.business_model is BusinessModel.INFUSION_CASH
-            and not self.scenario.policy.covers_iv_ketamine
-        ):
+        covers_iv = self.scenario.policy.covers_iv_ketamine
+        if payments.intake_in_cash(clinic.business_model, payer is not None, covers_iv):
             payer = None
         usd = payer.allowed(code) if payer is not None else self.scenario.payers.usd_psych_eval
         self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, payer)
-
-    def dose_oop(self, patient: Patient) -> float:
-        """What the patient pays out of pocket for one dose of their course, USD."""
-        payer = patient.payer
-        policy = self.scenario.policy
-        cash = self.scenario.prescribers.usd_cash_iv_price
-        match patient.route:
-            case Route.INFUSION_CASH:
-                if payer is not None and policy.covers_iv_ketamine:
-                    return payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
-                return cash
-            case Route.REMS_ESKETAMINE | Route.INTEGRATED:
-                if payer is None:
-                    return cash
-                if patient.route is Route.INTEGRATED and policy.bundled_payment:
-                    n = self.scenario.patients.n_induction_doses
-                    return payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE) / n
-                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                    Code.ESKETAMINE_DRUG
-                )
-                return payer.cost_share * per_dose
-            case _:
-                raise ValueError(f"no dose cost for route {patient.route!r}")
 
     def give_dose(
         self, patient: Patient, t: float, rel_relief: float, billing: tuple, book_from: float
@@ -952,24 +923,23 @@ class KetasimModel(mesa.Model):
         key = (patient.route, patient.payer, esketamine, self.pharma.price_per_session)
         planned = self._dose_payments.get(key)
         if planned is None:
-            payments, in_bundle = self._plan_dose(patient.route, patient.payer, esketamine)
+            planned, in_bundle = self._plan_dose(patient.route, patient.payer, esketamine)
             billers = [
-                (_PAYEE_ORDER[payee_kind] * 100_000_000, 1 << int(silo))
-                for _, code, payee_kind, silo in payments
-                if silo is not None and payee_kind is PartyKind.PRESCRIBER and code in _DRUG_CODES
+                (payments.org_of(payee_kind, 0), 1 << int(silo))
+                for _, code, payee_kind, silo in planned
+                if silo is not None and payee_kind is PartyKind.PRESCRIBER and code in DRUG_CODES
             ]
-            if len(billers) != sum(silo is not None for *_, silo in payments) or len(billers) > 1:
+            if len(billers) != sum(silo is not None for *_, silo in planned) or len(billers) > 1:
                 # _plan_dose tracks at most the clinic's fee: the compiled step relies on it.
-                raise ValueError(f"a dose's payments track more than its clinic's fee: {payments}")
-            planned = self._dose_payments[key] = (payments, in_bundle, (billers or [None])[0])
+                raise ValueError(f"a dose's payments track more than its clinic's fee: {planned}")
+            tracked = (billers or [None])[0]
+            planned = self._dose_payments[key] = (planned, in_bundle, tracked)
         return planned
 
     def _coordinated(self, patient: Patient) -> bool:
         """Whether the patient's course earns the monthly care-coordination fee."""
-        return (
-            patient.route is Route.INTEGRATED
-            and patient.payer is not None
-            and self.scenario.policy.coordination_payment
+        return payments.earns_coordination(
+            patient.route, patient.payer is not None, self.scenario.policy.coordination_payment
         )
 
     def _pay_course_fees(
@@ -1019,93 +989,76 @@ class KetasimModel(mesa.Model):
         cash = self.scenario.prescribers.usd_cash_iv_price
         iv = Code.IV_KETAMINE_INFUSION
         clinic = PartyKind.PRESCRIBER
-        if route is Route.INFUSION_CASH:
-            if payer is not None and policy.covers_iv_ketamine:
+        payment = payments.dose_payer(
+            route, esketamine, payer is not None, policy.covers_iv_ketamine, policy.bundled_payment
+        )
+        match payment:
+            case DosePayer.IV_BY_PAYER:
                 fees = [(iv, clinic, payer.allowed(iv), payer)]
-            else:
+            case DosePayer.IV_CASH:
                 fees = [(iv, clinic, cash, None)]
-        elif esketamine:
-            fees = [
-                (
-                    Code.ESKETAMINE_SESSION_G2083,
-                    clinic,
-                    payer.allowed(Code.ESKETAMINE_SESSION_G2083),
-                    payer,
-                ),
-                (
-                    Code.ESKETAMINE_DRUG,
-                    PartyKind.PHARMA,
-                    payer.allowed(Code.ESKETAMINE_DRUG),
-                    payer,
-                ),
-            ]
-        elif route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
-            return (), True  # the bundle, paid at the course's first dose (_pay_course_fees)
-        else:
-            fees = [(iv, clinic, cash, None)]
-        payments = []
+            case DosePayer.ESKETAMINE:
+                session, drug = Code.ESKETAMINE_SESSION_G2083, Code.ESKETAMINE_DRUG
+                fees = [
+                    (session, clinic, payer.allowed(session), payer),
+                    (drug, PartyKind.PHARMA, payer.allowed(drug), payer),
+                ]
+            case DosePayer.IN_BUNDLE:
+                return (), True  # the bundle, paid at the course's first dose (_pay_course_fees)
+            case _:
+                raise ValueError(f"unknown dose payment {payment!r}")
+        planned = []
         for code, payee_kind, usd, fee_payer in fees:
             plan = self._plan_for(code, payee_kind, usd, fee_payer)
             # No budget for what bills neither side (the drug paid to pharma): give_dose then
             # has no biller to track, decided here once rather than at every dose.
-            silo = self._plans[plan][0][0][1] if code in _BILLER_CODES else None
-            payments.append((plan, code, payee_kind, silo))
-        return tuple(payments), False
+            silo = self._plans[plan][0][0][1] if code in BILLER_CODES else None
+            planned.append((plan, code, payee_kind, silo))
+        return tuple(planned), False
 
     def bill_session(self, patient: Patient, t: float) -> bool:
-        """Bill one therapy session; False when nobody will pay for it."""
-        payer = patient.payer
-        policy = self.scenario.policy
-        tp = self.scenario.therapists
-        year = year_of(t)
-        therapist = patient.therapist
-        code = Code.PSYCHOTHERAPY_90837
-        used = patient.sessions_used(year)
-        within_cap = payer is not None and used < payer.n_session_cap
-        if patient.integrated_sessions:
-            clinic = patient.prescriber
-            if clinic is None:
-                return False
-            # The programme pays its own therapist first, in every case below.
-            if therapist is not None:
-                self._credit(
-                    patient,
-                    t,
-                    PartyKind.THERAPIST,
-                    therapist,
-                    self.scenario.prescribers.usd_integration_session_cost,
-                )
-            if payer is not None and policy.bundled_payment:
-                # Inside the bundle: no claim to a payer.
-                self._track_billing(
-                    patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
-                )
-                return True
-            if payer is not None and within_cap and clinic.bills_therapy(payer):
-                self.population.use_session(patient.idx, year, used + 1)
-                self._pay(
-                    patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer
-                )
-                return True
-            if payer is None and patient.can_pay_cash:
-                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, tp.usd_cash_rate, None)
-                return True
-            if payer is None:
-                return False
-            # The programme provides the session unpaid (its integrated model promises it).
-            drug_silo = Silo.MEDICAL
-            self._track_billing(patient, code, PartyKind.PRESCRIBER, clinic, drug_silo)
-            return True
-        if therapist is None:
+        """Bill an integration session inside a programme; False when nobody will pay for it.
+
+        Who pays is ``payments.programme_session_payer``. The programme pays its own therapist
+        first, whoever pays it (even nobody).
+        """
+        clinic = patient.prescriber
+        if clinic is None:
             return False
-        if within_cap and therapist.accepts(payer.kind):
-            self.population.use_session(patient.idx, year, used + 1)
-            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, payer.allowed(code), payer)
-            return True
-        if patient.can_pay_cash:
-            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, tp.usd_cash_rate, None)
-            return True
-        return False
+        payer = patient.payer
+        therapist = patient.therapist
+        if therapist is not None:
+            cost = self.scenario.prescribers.usd_integration_session_cost
+            self._credit(patient, t, PartyKind.THERAPIST, therapist, cost)
+        year = year_of(t)
+        used = patient.sessions_used(year)
+        insured = payer is not None
+        who = payments.programme_session_payer(
+            insured,
+            self.scenario.policy.bundled_payment,
+            used,
+            payer.n_session_cap if insured else -1,
+            insured and clinic.bills_therapy(payer),
+            patient.can_pay_cash,
+        )
+        code = Code.PSYCHOTHERAPY_90837
+        match who:
+            case SessionPayer.BUNDLE:  # inside the bundle: no claim of its own
+                self._track_billing(patient, code, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE)
+            case SessionPayer.PAYER:
+                self.population.use_session(patient.idx, year, used + 1)
+                usd = payer.allowed(code)
+                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, payer)
+            case SessionPayer.CASH:
+                usd = self.scenario.therapists.usd_cash_rate
+                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, None)
+            case SessionPayer.PROGRAMME:  # provided unpaid, as the integrated model promises
+                self._track_billing(patient, code, PartyKind.PRESCRIBER, clinic, Silo.MEDICAL)
+            case SessionPayer.NOBODY:
+                return False
+            case _:
+                raise ValueError(f"unknown session payer {who!r}")
+        return True
 
     def therapy_session(
         self, patient: Patient, therapist: Therapist, t: float, book_from: float
@@ -1223,7 +1176,7 @@ class KetasimModel(mesa.Model):
             patient.idx,
             patient.prescriber.unique_id,
             int(payer.kind),
-            to_cents(payer.allowed(Code.ESKETAMINE_DRUG)),
+            payer.allowed(Code.ESKETAMINE_DRUG),
         )
         if t_decision <= self.time:
             self._write_pa_denial(*claim)
@@ -1238,13 +1191,14 @@ class KetasimModel(mesa.Model):
             self._write_pa_denial(*heapq.heappop(pending))
 
     def _write_pa_denial(
-        self, t: float, idx: int, prescriber_id: int, payer_kind: int, cents: int
+        self, t: float, idx: int, prescriber_id: int, payer_kind: int, drug_price: float
     ) -> None:
         self.tally.n_pa_denied += 1
+        silo, status, cents = payments.denied_claim(drug_price)
         key = ("denied", payer_kind, cents)
         plan = self._plan_of.get(key)
         if plan is None:
-            claims = ((payer_kind, Silo.MEDICAL, ClaimStatus.DENIED, cents, None),)
+            claims = ((payer_kind, Silo(silo), ClaimStatus(status), cents, None),)
             plan = self._add_plan(key, claims, PartyKind.PRESCRIBER, Code.PRIOR_AUTH_REQUEST, 0.0)
         self._note(t, idx, plan, self._prescriber_slot[prescriber_id])
 

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from agents import calendar
+from agents import calendar, payments
 from agents import clinical as cm
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
@@ -41,6 +41,10 @@ ATTENDED = int(SessionOutcome.ATTENDED)
 MISSED = int(SessionOutcome.MISSED)
 UNPAID = int(SessionOutcome.UNPAID)
 
+# Who pays a session (``payments.SessionPayer``), as plain ints for compiled code.
+BY_PAYER = int(payments.SessionPayer.PAYER)
+NOBODY = int(payments.SessionPayer.NOBODY)
+
 # Rows of a population's ``sessions`` array: each patient's covered sessions in a calendar year.
 SESSION_YEAR, SESSIONS_USED = 0, 1
 
@@ -50,7 +54,9 @@ PENDING_WIDTH = 8
 
 # The kernels below compile clinical_rows', clinical's and agents/weeks.py's functions into their
 # own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__, calendar.__file__)
+_CACHE = rows.key_cache_on_maths(
+    __name__, week_rules.__file__, calendar.__file__, payments.__file__
+)
 
 
 class PendingDoses:
@@ -194,13 +200,14 @@ def attend_therapy(
 ):
     """A booked session outside an integrated programme, for row ``i`` at ``t``.
 
-    Attendance (``draw`` against ``p_attend``), then who pays: the payer while the year's
-    covered sessions are under ``cap`` (-1 for a patient without one) and the therapist is in
-    its network (``in_network``), else the patient in cash when they can, else nobody.
+    Attendance (``draw`` against ``p_attend``), then who pays
+    (``payments.referred_session_payer``): the payer while the year's covered sessions are
+    under ``cap`` (-1 for a patient without one) and the therapist is in its network
+    (``in_network``), else the patient in cash when they can, else nobody.
     ``payer`` is the patient's coverage (a ``PayerKind``, uninsured included) for the counts of
     covered doses. A paid
     session is tracked as billed by ``org`` to the budget bit of its payment (the ``orgs``,
-    ``silos`` and ``split`` columns, as ``KetasimModel._track_billing``), its gains applied
+    ``silos`` and ``split`` columns: ``payments.note_biller``), its gains applied
     (``session_row``) and its covered doses counted (``cover_doses``).
 
     Unless ``book_from`` is NaN, the next session is then booked with the therapist (row
@@ -219,35 +226,23 @@ def attend_therapy(
         return MISSED, False, 0, 0, np.nan, False
     year = year_of(t)
     used = sessions[SESSIONS_USED, i] if sessions[SESSION_YEAR, i] == year else 0
-    by_payer = used < cap and in_network
+    who = payments.referred_session_payer(used, cap, in_network, can_pay_cash)
+    if who == NOBODY:
+        return UNPAID, False, 0, 0, np.nan, False
+    by_payer = who == BY_PAYER
     if by_payer:
         sessions[SESSION_YEAR, i] = year
         sessions[SESSIONS_USED, i] = used + 1
         bit = bit_network
-    elif can_pay_cash:
-        bit = bit_cash
     else:
-        return UNPAID, False, 0, 0, np.nan, False
-    note_biller(orgs, silos, split, i, org, bit)
+        bit = bit_cash
+    payments.note_biller(orgs, silos, split, i, org, bit)
     rows.row_session(f, ring, p, t, i, relief)
     covered, n_delays = cover_doses(
         times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
     )
     at, filled = book_week(weeks, therapist, capacity, book_from)
     return ATTENDED, by_payer, covered, n_delays, at, filled
-
-
-@register_jitable
-def note_biller(orgs, silos, split, i, org, bit):
-    """Row ``i``'s drug or therapy was billed by ``org`` to the budget bit ``bit``.
-
-    ``KetasimModel._note_biller`` in compiled code: a second organisation billing the same side
-    marks the patient's care as split.
-    """
-    if orgs[i] >= 0 and orgs[i] != org:
-        split[i] = True
-    orgs[i] = org
-    silos[i] |= bit
 
 
 @register_jitable

@@ -198,7 +198,7 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
 
     from numba.core import caching
 
-    from agents import calendar, weeks
+    from agents import calendar, payments, weeks
     from agents import clinical_rows as kernels
     from model import doses, outcomes, search, sessions
 
@@ -208,12 +208,15 @@ def test_kernel_cache_is_keyed_on_the_clinical_maths():
     assert kernels._CACHE, "Numba's locator API changed: the kernels are no longer cached"
     maths = digest(cm.__file__, kernels.__file__)
     assert kernels.dose_row._cache._impl.locator.get_source_stamp()[1] == maths
-    rules = digest(cm.__file__, kernels.__file__, weeks.__file__, calendar.__file__)
-    for kernel in (sessions.attend_therapy, search.best_clinic, search.best_therapist):
-        assert kernel._cache._impl.locator.get_source_stamp()[1] == rules
+    rules = (cm.__file__, kernels.__file__, weeks.__file__, calendar.__file__)
+    for kernel in (search.best_clinic, search.best_therapist):
+        assert kernel._cache._impl.locator.get_source_stamp()[1] == digest(*rules)
+    with_payments = digest(*rules, payments.__file__)
+    assert sessions.attend_therapy._cache._impl.locator.get_source_stamp()[1] == with_payments
     with_sessions = digest(
-        cm.__file__, kernels.__file__, sessions.__file__, weeks.__file__, calendar.__file__
-    )
+        cm.__file__, kernels.__file__, sessions.__file__, weeks.__file__, calendar.__file__,
+        payments.__file__,
+    )  # fmt: skip
     assert doses.give_dose._cache._impl.locator.get_source_stamp()[1] == with_sessions
     py_func, py_file = kernels.dose_row.py_func, kernels.__file__
     before = kernels._keyed_on_maths(caching.InTreeCacheLocator, {kernels.__name__: "before"})

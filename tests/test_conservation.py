@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from agents.patient import PathwayState
-from model.billing import Ledger, to_cents
+from agents.payments import to_cents
+from model.billing import Ledger
 from scenarios.api import build, run
 from scenarios.loader import preset_names
 
