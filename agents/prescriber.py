@@ -231,10 +231,6 @@ class Prescriber(mesa.Agent):
         """Chair-hours booked by week, for the weeks with any (a copy: ``book`` books)."""
         return self.weeks.booked(self.row)
 
-    def utilisation(self, now: float) -> float:
-        """Share of this week's chair-hours booked."""
-        return self.weeks.booked_in(self.row, week_of(now)) / self.capacity_hours
-
     # -- the quarterly review -------------------------------------------------------------
     def expected_margin_per_hour(self, bm: BusinessModel, market: Market | None = None) -> float:
         """Expected margin per clinical hour of a model under current payment rules.

@@ -192,27 +192,9 @@ class Therapist(mesa.Agent):
         if pool is not None:
             pool.note_booking(self, week)
 
-    def release(self, at: float) -> None:
-        """Give back a slot that will not be used."""
-        week = week_of(at)
-        counts = self.weeks.counts
-        if week < counts.shape[1] and counts[self.row, week] > 0:
-            counts[self.row, week] -= 1
-            pool = self.model.pool
-            if pool is not None:
-                pool.note_release(self, week)
-
     def booked_in(self, week: int) -> int:
         """Sessions booked in ``week``."""
         return self.weeks.booked_in(self.row, week)
-
-    def waitlist_days(self, now: float) -> float:
-        """Days until this therapist's next free slot."""
-        return self.next_free_slot(now) - now
-
-    def accepts(self, kind: PayerKind) -> bool:
-        """Whether a patient with this coverage is seen in network."""
-        return kind in self.in_network
 
     # -- yearly decisions ------------------------------------------------------------------
     def review_networks(self) -> None:
@@ -265,7 +247,7 @@ class TherapistPool:
     order from a random start, trained therapists first (``KetasimModel.integration_therapist``).
     Scanning every therapist would make each booking cost grow with the catchment (therapists
     scale with patients), so the pool keeps, for each week asked about, the sorted positions of
-    the therapists with a free slot (all, and trained), updated on every booking and release;
+    the therapists with a free slot (all, and trained), updated on every booking;
     a look-up is then a binary search, with the same answer as the scan.
 
     Capacity is the same for every therapist and fixed for a run (the scenario is frozen).
@@ -314,17 +296,6 @@ class TherapistPool:
             j = bisect_left(positions, k)
             if j < len(positions) and positions[j] == k:
                 del positions[j]
-
-    def note_release(self, therapist: Therapist, week: int) -> None:
-        """A slot was given back: the therapist is free again in that week."""
-        lists = self._weeks.get(week)
-        if lists is None or therapist.booked_in(week) >= self._capacity:
-            return
-        k = self._position[therapist]
-        for positions, wanted in zip(lists, (True, therapist.trained), strict=True):
-            j = bisect_left(positions, k)
-            if wanted and (j == len(positions) or positions[j] != k):
-                positions.insert(j, k)
 
 
 def draw_reservation(rng, params: TherapistParams) -> float:

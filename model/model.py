@@ -1263,17 +1263,3 @@ def warm_up_kernels() -> None:
     sessions.warm_up()
     doses.warm_up()
     search.warm_up()
-
-
-def run_scenario(
-    scenario: Scenario,
-    n_patients: int | None = None,
-    days: int | None = None,
-    seed: int | None = None,
-    replication: int = 0,
-    keep_claims: bool = True,
-) -> KetasimModel:
-    """Build and run one model; return it for its frames and summary."""
-    model = KetasimModel(scenario, n_patients, days, seed, replication, keep_claims)
-    model.run()
-    return model
