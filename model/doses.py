@@ -11,9 +11,6 @@ it and with the Python it replaced and requires identical frames), so runs are u
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
@@ -25,7 +22,7 @@ from agents.calendar import week_of
 from agents.payments import note_biller
 from agents.weeks import chair_week, week_time
 from model import sessions
-from model.sessions import F8, I8, BoundKernel, compiled_for, note_dose, one_row
+from model.sessions import note_dose
 
 # The kernels compile clinical_rows', clinical's, model/sessions.py's and agents/weeks.py's
 # functions into their own code, so their on-disk cache is keyed on those files too.
@@ -94,39 +91,3 @@ def give_dose(
     if org >= 0:
         note_biller(orgs, silos, split, i, org, bit)
     return True, book_chair(chairs, clinic, need, room, book_from)
-
-
-class DoseKernel(BoundKernel):
-    """``give_dose`` on a run's arrays (``KetasimModel.give_dose``)."""
-
-    kernel = give_dose
-    # The types of its scalar arguments, t to book_from.
-    scalars = (F8, I8, F8, I8, I8, F8, I8, F8, F8, F8)
-
-    def _arrays(self) -> tuple:
-        pop = self._population
-        c, pending = pop.clinical, pop.pending
-        return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
-            pop.drug_org,
-            pop.drug_silos,
-            pop.split_orgs,
-            pending.times,
-            pending.recorded,
-            pending.count,
-            self._weeks.counts,
-        )
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernel once per process, for the arrays a run binds."""
-    f, n_course, ring, params, pending, orgs, silos, split = one_row()
-    args = (f, n_course, ring, params, orgs, silos, split)
-    args += (pending.times, pending.recorded, pending.count, np.zeros((1, 2)))
-    compiled_for(give_dose, tuple(numba.typeof(a) for a in args) + DoseKernel.scalars)(
-        *args, 1.0, 0, 1.0, 7, 2, 60.0, 0, 1.0, 20.0, 4.0
-    )

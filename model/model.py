@@ -19,7 +19,7 @@ import pandas as pd
 from mesa.experimental.mesa_signals import ObservableSignals
 from mesa.time import Priority, Schedule
 
-from agents import clinical_rows, payments
+from agents import payments
 from agents.calendar import (
     DAYS_PER_QUARTER,
     DAYS_PER_WEEK,
@@ -38,10 +38,16 @@ from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
 from agents.weeks import WeekBook
-from model import doses, outcomes, postings, search, sessions
+from model import outcomes, postings
 from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger
-from model.doses import DoseKernel
 from model.events import BucketedEventList
+from model.kernels import (
+    DoseKernel,
+    ReferralKernel,
+    SearchKernel,
+    TherapyKernel,
+    warm_up_kernels,
+)
 from model.metrics import (
     DailyRecorder,
     Tally,
@@ -53,8 +59,7 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
-from model.search import ReferralKernel, SearchKernel
-from model.sessions import ATTENDED, TherapyKernel
+from model.sessions import ATTENDED
 from model.streams import DrawBlock, Streams
 
 _THERAPIST_ORG = payments.org_of(PartyKind.THERAPIST, 0)  # + unique id: _track_billing
@@ -1249,17 +1254,3 @@ class KetasimModel(mesa.Model):
         start = np.where(np.isnan(pop.start_day), np.inf, pop.start_day)
         untreated_samples = np.clip(np.ceil(start) - 1, 0, self.days).astype(int)
         pop.qalys += mp.u_untreated * self._cum_discount[untreated_samples]
-
-
-def warm_up_kernels() -> None:
-    """Compile the model's Numba kernels now: once per process, a few seconds the first time.
-
-    Called by every new model, so that compiling never falls inside a run (the first day's
-    doses, a timed benchmark, a run with a time limit); later calls cost nothing.
-    """
-    clinical_rows.warm_up()
-    outcomes.warm_up()
-    postings.warm_up()
-    sessions.warm_up()
-    doses.warm_up()
-    search.warm_up()

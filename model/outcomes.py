@@ -10,9 +10,6 @@ compiled code is cached on disk (``__pycache__``).
 
 from __future__ import annotations
 
-import functools
-
-import numpy as np
 from numba import njit
 
 from agents import calendar
@@ -93,33 +90,3 @@ def record_day(
         if remit[j]:
             remission_days[payer_kind[i]] += 1
     return n_lost
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile ``record_day`` now (once per process)."""
-    one = np.zeros(1, dtype=np.int64)
-    yes = np.ones(1, dtype=bool)
-    col = np.zeros(1)
-    record_day(
-        1.0,
-        one,
-        yes,
-        yes,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        col.copy(),
-        col.copy(),
-        col.copy(),
-        yes.copy(),
-        yes.copy(),
-        yes.copy(),
-        yes.copy(),
-        col.copy(),
-        np.zeros(1, dtype=np.int8),
-        one.copy(),
-        one.copy(),
-    )

@@ -16,9 +16,6 @@ total receives the same additions in the same sequence), so a run is unchanged t
 
 from __future__ import annotations
 
-import functools
-
-import numpy as np
 from numba import njit
 
 from agents import calendar
@@ -154,72 +151,6 @@ def post(
             if budget[p, c] >= 0:
                 budget_spend[budget[p, c], silo[p, c]] += paid[p, c]
     return row
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile ``post`` and ``count_care`` now (once per process), for a model's types."""
-    flag = np.zeros(1, dtype=bool)
-    count = np.zeros(1, dtype=np.int32)
-    count_care(
-        np.zeros(1),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int8),
-        flag.copy(),
-        np.zeros(1),
-        count.copy(),
-        flag.copy(),
-        count.copy(),
-        flag.copy(),
-        count.copy(),
-        flag.copy(),
-        np.zeros(1, dtype=np.int64),
-        np.zeros((1, 1), dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
-    )
-    i8 = np.zeros(1, dtype=np.int64)
-    f8 = np.zeros(1)
-    pair_i8 = np.zeros((1, 2), dtype=np.int64)
-    post(
-        f8.copy(),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        np.zeros((1, 2)),
-        np.full((1, 2), -1, dtype=np.int64),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        f8.copy(),
-        2,
-        3,
-        i8.copy(),
-        f8.copy(),
-        i8.copy(),
-        np.zeros((1, 4)),
-        np.zeros(4, dtype=np.int64),
-        np.zeros(3, dtype=np.int64),
-        np.zeros(3, dtype=np.int64),
-        np.zeros(2),
-        1.03,
-        False,
-        0,
-        np.empty(0),
-        np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int64),
-    )
 
 
 @njit(cache=_CACHE)

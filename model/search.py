@@ -13,9 +13,6 @@ referrals both ways and requires the same runs), so runs are unchanged.
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
@@ -25,7 +22,6 @@ from agents import clinical_rows as rows
 from agents import weeks as week_rules
 from agents.calendar import week_of
 from agents.weeks import chair_week, free_week, week_time
-from model.sessions import B1, F8, I8, BoundKernel, compiled_for
 
 # The kernels compile agents/weeks.py's functions into their own code: the cache is keyed on it.
 _CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__, calendar.__file__)
@@ -138,66 +134,3 @@ def best_therapist(
             if slot <= ready:
                 break
     return best, best_t
-
-
-class ReferralKernel(BoundKernel):
-    """``best_therapist`` on a run's therapists (``KetasimModel.call_therapists``)."""
-
-    kernel = best_therapist
-    # After the bound arrays: the block of draws and its row, then n_therapists to ready.
-    scalars = (numba.types.Array(numba.int64, 2, "C"), I8, I8, B1, I8, B1, I8, F8)
-
-    def __init__(self, population, weeks, networks) -> None:
-        super().__init__(population, weeks)
-        self._networks = networks
-
-    def _arrays(self) -> tuple:
-        return (self._weeks.counts, self._networks)
-
-
-class SearchKernel(BoundKernel):
-    """``best_clinic`` on a run's clinics (``KetasimModel.search_clinics``)."""
-
-    kernel = best_clinic
-    # The types of its arguments after the bound arrays: the two blocks of draws and their
-    # rows, then n_clinics to best_u.
-    scalars = (
-        numba.types.Array(numba.int64, 2, "C"),
-        I8,
-        numba.types.Array(numba.float64, 2, "C"),
-        I8,
-        I8,
-        B1,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-    )
-
-    def __init__(self, population, weeks, models, needs) -> None:
-        super().__init__(population, weeks)
-        self._models = models
-        self._needs = needs
-
-    def _arrays(self) -> tuple:
-        return (self._models, self._weeks.counts, self._needs)
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernels once per process, for the arrays a run binds."""
-    args = (np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4), dtype=bool))
-    types = tuple(numba.typeof(a) for a in args) + ReferralKernel.scalars
-    compiled_for(best_therapist, types)(
-        *args, np.zeros((1, 2), dtype=np.int64), 0, 1, True, 6, True, 0, 3.0
-    )
-    args = (np.zeros(1, dtype=np.int8), np.zeros((1, 2)), np.ones(3))
-    types = tuple(numba.typeof(a) for a in args) + SearchKernel.scalars
-    compiled_for(best_clinic, types)(
-        *args, np.zeros((1, 2), dtype=np.int64), 0, np.zeros((1, 3)), 0, 1, False,
-        1.0, np.nan, 0.5, 20.0, 3.0, 1.0, 10.0, -1.0,
-    )  # fmt: skip

@@ -18,9 +18,6 @@ compiled entry point with a run's arrays) and the pending doses serve ``model.do
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
@@ -32,9 +29,6 @@ from agents import weeks as week_rules
 from agents.calendar import week_of, year_of
 from agents.patient import SessionOutcome
 from agents.weeks import free_week, week_time
-
-# Numba's types of the kernels' scalar arguments (``BoundKernel.scalars``).
-F8, I8, B1 = numba.float64, numba.int64, numba.boolean
 
 # A session's outcome (``attend_therapy``'s first value), as plain ints for compiled code.
 ATTENDED = int(SessionOutcome.ATTENDED)
@@ -260,127 +254,3 @@ def book_week(weeks, row, capacity, earliest):
         return np.nan, False
     weeks[row, week] += 1
     return week_time(earliest, week), weeks[row, week] >= capacity
-
-
-@functools.cache
-def compiled_for(kernel, signature: tuple):
-    """``kernel`` compiled for ``signature`` (loaded from the on-disk cache when there).
-
-    Called through this entry point, not the dispatcher, which would work out the types of
-    every argument at each call (see ``clinical_rows.row_kernels``).
-    """
-    return kernel.compile(signature)
-
-
-class BoundKernel:
-    """A compiled kernel's entry point and the run's arrays it takes first, in order.
-
-    The caller passes ``*arrays`` and then the scalar arguments to ``entry`` (one Python call
-    fewer than a method around it), after ``bind`` when ``stale``: at the first call, and again
-    after the pending doses grow or the week book widens (new arrays). A pickle or copy of the
-    model leaves the bound arrays and the entry point behind and binds again at its first call.
-    Subclasses name the kernel, the types of its scalar arguments and its arrays.
-    """
-
-    kernel = None
-    scalars: tuple = ()
-
-    def __init__(self, population, weeks, tally=None) -> None:
-        self._population = population
-        self._weeks = weeks  # the WeekBook the kernel books in
-        self._tally = tally
-        self.arrays: tuple = ()
-        self.entry = None
-        self._times = None  # the pending doses' times the arrays were bound with
-        self._counts = None  # and the week book's counts
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.update(arrays=(), entry=None, _times=None, _counts=None)
-        return state
-
-    def stale(self) -> bool:
-        """Whether ``bind`` must run before the next call."""
-        return (
-            self._population.pending.times is not self._times
-            or self._weeks.counts is not self._counts
-        )
-
-    def bind(self) -> None:
-        """Read the arrays and find the entry point compiled for their types."""
-        self.arrays = self._arrays()
-        self._times = self._population.pending.times
-        self._counts = self._weeks.counts
-        types = tuple(numba.typeof(a) for a in self.arrays) + self.scalars
-        self.entry = compiled_for(type(self).kernel, types)
-
-    def _arrays(self) -> tuple:
-        raise NotImplementedError
-
-
-class TherapyKernel(BoundKernel):
-    """``attend_therapy`` on a run's arrays (``KetasimModel.therapy_session``)."""
-
-    kernel = attend_therapy
-    # The types of its scalar arguments, t to book_from.
-    scalars = (F8, I8, F8, I8, I8, B1, B1, I8, I8, I8, I8, I8, F8)
-
-    def _arrays(self) -> tuple:
-        pop, tally = self._population, self._tally
-        c, pending = pop.clinical, pop.pending
-        return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
-            pop.adherence,
-            pop.sessions,
-            pop.therapy_org,
-            pop.therapy_silos,
-            pop.split_orgs,
-            pending.times,
-            pending.recorded,
-            pending.count,
-            pending.delays,
-            tally.covered_by_day,
-            tally.covered_by_payer,
-            tally.window,
-            self._weeks.counts,
-        )
-
-
-def one_row() -> tuple:
-    """Arrays of one patient, of the types a run's are, to compile the kernels for (warm-up).
-
-    ``(clinical floats, course counts, dose ring, parameters, pending doses, billing
-    organisations, budget bits, split flags)``.
-    """
-    f = np.zeros((rows.N_FLOAT_FIELDS, 1))
-    f[rows.T_LAST_DOSE] = np.nan
-    return (
-        f,
-        np.zeros(1, dtype=np.int32),
-        np.full((1, cm.N_RECENT_DOSES), np.nan),
-        rows.param_record(cm.ClinicalParams()),
-        PendingDoses(1),
-        np.full(1, -1, dtype=np.int64),
-        np.zeros(1, dtype=np.int8),
-        np.zeros(1, dtype=bool),
-    )
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernel once per process, for the arrays a run binds."""
-    f, n_course, ring, params, pending, orgs, silos, split = one_row()
-    sessions = np.full((2, 1), -1, dtype=np.int64)
-    by_day = np.zeros(4, dtype=np.int64)
-    by_payer = np.zeros((4, 4), dtype=np.int64)
-    window = np.array([0.5, 7.0, 60.0])
-    pending.add(0, 1.0, 60.0)
-    args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
-    args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
-    args += (window, np.zeros((1, 2), dtype=np.int64))
-    compiled_for(attend_therapy, tuple(numba.typeof(a) for a in args) + TherapyKernel.scalars)(
-        *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7, 0, 6, 3.0
-    )

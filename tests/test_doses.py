@@ -15,7 +15,8 @@ import pytest
 
 from agents import clinical_rows as rows
 from model.doses import give_dose
-from model.sessions import PendingDoses, one_row
+from model.kernels import one_row
+from model.sessions import PendingDoses
 from scenarios.api import build
 from tests.test_sessions import _fingerprint
 

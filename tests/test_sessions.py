@@ -16,6 +16,7 @@ import pytest
 
 from agents import clinical_rows as rows
 from agents.patient import PathwayState, SessionOutcome
+from model.kernels import one_row
 from model.sessions import (
     ATTENDED,
     MISSED,
@@ -23,7 +24,6 @@ from model.sessions import (
     PendingDoses,
     attend_therapy,
     cover_doses,
-    one_row,
 )
 from scenarios.api import build
 
