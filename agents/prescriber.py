@@ -21,7 +21,7 @@ from agents import payments
 from agents.calendar import week_of
 from agents.codes import BusinessModel, Code, PayerKind
 from agents.payments import DosePayer
-from agents.weeks import WeekBook, chair_week, week_time
+from agents.weeks import CHAIR_ROOM_SLACK, WeekBook, chair_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -116,6 +116,14 @@ class PrescriberParams(BaseModel):
             "earn when it weighs the integrated model (assumption: about two months)."
         ),
     )
+    hours_chair_per_integration_session: Hours = Field(
+        3.0,
+        description=(
+            "Chair-hours of an integrated clinic's week that stand for one integration session "
+            "when therapists count what a newly integrated clinic would send them in a year "
+            "(their training signal; assumption)."
+        ),
+    )
     p_refer_therapy: Prob = Field(
         0.5,
         description="Chance a fragmented prescriber refers a patient to an outside therapist.",
@@ -165,6 +173,8 @@ class Prescriber(mesa.Agent):
         # bookings and searches for a chair.
         self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
         self.capacity_hours: float = model.scenario.prescribers.n_chair_hours_per_week
+        # The week's room a dose must fit in (``chair_week``), with a numeric slack.
+        self.chair_room = self.capacity_hours + CHAIR_ROOM_SLACK
 
     @property
     def business_model(self) -> BusinessModel:
@@ -179,7 +189,7 @@ class Prescriber(mesa.Agent):
     @property
     def revenue(self) -> float:
         """Revenue received over the run, USD (the model posts each day's payments)."""
-        return self.model.revenue_of(self)
+        return self.model.claims.revenue_of(self)
 
     def hours_per_dose(self, business_model: BusinessModel | None = None) -> float:
         """Clinical hours one dose takes under a business model."""
@@ -213,9 +223,10 @@ class Prescriber(mesa.Agent):
         dosing (assumption; without it the search would never end).
         """
         need = self._hours_of[self.business_model] if hours is None else hours
-        room = self.capacity_hours + 1e-9
         first = week_of(earliest)
-        return week_time(earliest, chair_week(self.weeks.counts, self.row, need, room, first))
+        return week_time(
+            earliest, chair_week(self.weeks.counts, self.row, need, self.chair_room, first)
+        )
 
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""

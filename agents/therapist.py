@@ -82,6 +82,14 @@ class TherapistParams(BaseModel):
     dur_training_payback_years: Annotated[float, Field(gt=0.0, le=30.0)] = Field(
         3.0, description="Years over which a therapist weighs training income (assumption)."
     )
+    p_training_fill_gain: Prob = Field(
+        0.1,
+        description=(
+            "Extra income per integration session from slots that would otherwise go empty "
+            "(programmes book trained therapists first), as a share of the cash rate "
+            "(assumption)."
+        ),
+    )
     dur_referral_delay_days: Annotated[float, Field(ge=0.0, le=365.0)] = Field(
         7.0,
         description="Mean delay to act on an outside referral (calls, intake paperwork), days.",
@@ -160,7 +168,7 @@ class Therapist(mesa.Agent):
     @property
     def revenue(self) -> float:
         """Revenue received over the run, USD (the model posts each day's payments)."""
-        return self.model.revenue_of(self)
+        return self.model.claims.revenue_of(self)
 
     @functools.cached_property
     def capacity(self) -> int:
@@ -234,7 +242,8 @@ class Therapist(mesa.Agent):
         income = tp.usd_integration_premium * per_therapist * tp.dur_training_payback_years
         # Trained therapists also fill slots that would otherwise go empty: a trained
         # therapist is booked first by integrated programmes.
-        income += tp.usd_cash_rate * 0.1 * per_therapist * tp.dur_training_payback_years
+        fill = tp.p_training_fill_gain
+        income += tp.usd_cash_rate * fill * per_therapist * tp.dur_training_payback_years
         cost = max(tp.usd_training_cost - self.model.scenario.policy.usd_training_subsidy, 0.0)
         self.trained = income >= cost
         return self.trained

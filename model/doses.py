@@ -77,7 +77,7 @@ def give_dose(
     the row has no room left nothing else is done, and the call returns False so that the
     caller widens the pending doses and calls again. Then the clinical update (``dose_row``,
     with ``rel_relief``), who billed the drug (``org`` to the budget bit ``bit``, as
-    ``KetasimModel._track_billing`` does; ``org`` -1 when the dose's own payments say nothing
+    ``Claims.track_billing`` does; ``org`` -1 when the dose's own payments say nothing
     of it) and, unless ``book_from`` is NaN, the chair for the next dose at clinic row
     ``clinic`` (``need`` hours a dose, ``room`` hours a week; ``book_chair``).
 

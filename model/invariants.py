@@ -321,7 +321,7 @@ def _check_claims_frame(model: Any) -> None:
             model, "money conserved", "an out-of-pocket claim with an insurer payer (or vice versa)"
         )
     # Every claim, denials included, is dated within the run so far (a prior-authorisation
-    # denial is written when decided: model.record_prior_auth).
+    # denial is written when decided: Claims.deny_prior_auth).
     if len(claims):
         days = claims["day"].to_numpy()
         if (days < -_EPS).any() or (days > model.time + _EPS).any():

@@ -147,7 +147,7 @@ class DoseKernel(BoundKernel):
 
 
 class ReferralKernel(BoundKernel):
-    """``search.best_therapist`` on a run's therapists (``KetasimModel.call_therapists``)."""
+    """``search.best_therapist`` on a run's therapists (``CareSearch.call_therapists``)."""
 
     kernel = search.best_therapist
     # After the bound arrays: the block of draws and its row, then n_therapists to ready.
@@ -162,7 +162,7 @@ class ReferralKernel(BoundKernel):
 
 
 class SearchKernel(BoundKernel):
-    """``search.best_clinic`` on a run's clinics (``KetasimModel.search_clinics``)."""
+    """``search.best_clinic`` on a run's clinics (``CareSearch.clinics_heard_of``)."""
 
     kernel = search.best_clinic
     # After the bound arrays: the two blocks of draws and their rows, then n_clinics to best_u.

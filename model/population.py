@@ -32,9 +32,11 @@ class Population:
         )
         cash = np.array([pp.cash_shares()[PayerKind(int(k))] for k in kinds])
         self.can_pay_cash = rng.random(n) < cash[self.payer_kind]
-        # Beta with mean mean_adherence and moderate spread (assumption).
-        a = 8.0 * pp.mean_adherence
-        self.adherence = rng.beta(max(a, 1e-3), max(8.0 - a, 1e-3), n)
+        # Beta with mean mean_adherence; its shapes at least a thousandth (numeric: a mean of
+        # 0 or 1 would give a shape of 0, which NumPy refuses).
+        concentration = pp.n_adherence_concentration
+        a = concentration * pp.mean_adherence
+        self.adherence = rng.beta(max(a, 1e-3), max(concentration - a, 1e-3), n)
         self.wait_tolerance = rng.exponential(pp.dur_wait_tolerance_days, n)
         self.clinical = ClinicalState(
             *cm.draw_baselines(rng, n, scenario.clinical), scenario.clinical

@@ -71,8 +71,8 @@ def post(
     Args:
         t: Each payment's time (the journal, in the order the payments were made).
         patient: Each payment's patient row.
-        plan: Each payment's plan number (``KetasimModel._plans``).
-        slot: Each payment's payee slot (``KetasimModel._payees``).
+        plan: Each payment's plan number (``Claims.plans``).
+        slot: Each payment's payee slot (``Claims.enrol_payees``).
         n_claims: Claims of each plan (0: a bare credit to the payee).
         payer_id: Each plan's claims' payer id (the ledger's payer column), per claim.
         silo: Each plan's claims' budget, per claim.

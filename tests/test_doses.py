@@ -113,13 +113,13 @@ def test_narrow_books_and_pending_rows_widen_and_change_nothing():
 def test_a_dose_plan_that_tracks_more_than_the_clinics_fee_is_refused(monkeypatch):
     """The compiled step tracks one biller a dose: another plan is a clear error."""
     model = build("baseline", n_patients=300, days=30, seed=1)
-    plan = model._plan_dose
+    plan = model.claims.plan_dose
 
     def two_trackers(route, payer, esketamine):
         payments, in_bundle = plan(route, payer, esketamine)
         return payments + payments, in_bundle
 
-    monkeypatch.setattr(model, "_plan_dose", two_trackers)
+    monkeypatch.setattr(model.claims, "plan_dose", two_trackers)
     with pytest.raises(ValueError, match="track more than its clinic's fee"):
         model.run()
 

@@ -117,7 +117,7 @@ def test_payments_are_posted_before_anyone_reads_the_money():
 
     model = build("baseline", n_patients=800, days=120, seed=2)
     model.run_until(40.5)  # mid-day: the run stops between a day's events
-    assert not model._journal[2]
+    assert not model.claims.journal[2]
     check_all(model, finished=False)
     claims = model.claims_frame()
     assert len(claims) == model.ledger.n_claims > 0
@@ -129,7 +129,7 @@ def test_payments_are_posted_before_anyone_reads_the_money():
     clinic = model.prescribers[0]
 
     def read_revenue() -> None:
-        seen.append((clinic.revenue, len(model._journal[2])))
+        seen.append((clinic.revenue, len(model.claims.journal[2])))
 
     model.schedule_event(read_revenue, at=60.25)
     model.run_until(80.0)
@@ -143,7 +143,7 @@ def test_a_run_observed_through_time_posts_each_payment_as_it_is_made():
     waiting = []
 
     def look(signal) -> None:  # a named function: Mesa holds observers weakly
-        waiting.append(len(watched._journal[2]))
+        waiting.append(len(watched.claims.journal[2]))
 
     watched.observe("time", "changed", look)
     watched.run()
@@ -157,9 +157,10 @@ def test_a_negative_payment_is_refused_before_anything_moves():
     model = build("baseline", n_patients=200, days=30, seed=1)
     model.run()
     patient = next(p for p in model._patients if p is not None)
-    before = (model.ledger.n_claims, int(model.population.spend_cents.sum()), len(model._plans))
+    spent = model.population.spend_cents
+    before = (model.ledger.n_claims, int(spent.sum()), len(model.claims.plans))
     with pytest.raises(ValueError, match="non-negative"):
-        model._pay(
+        model.claims.pay(
             patient,
             30.0,
             Code.PSYCHOTHERAPY_90837,
@@ -168,8 +169,8 @@ def test_a_negative_payment_is_refused_before_anything_moves():
             -5.0,
             None,
         )
-    model._post_journal()
-    after = (model.ledger.n_claims, int(model.population.spend_cents.sum()), len(model._plans))
+    model.post_journal()
+    after = (model.ledger.n_claims, int(spent.sum()), len(model.claims.plans))
     assert after == before
 
 
@@ -215,7 +216,7 @@ def test_remembered_prices_change_nothing(preset, monkeypatch):
     remembered = build(preset, n_patients=1500, days=500, seed=6)
     fresh = build(preset, n_patients=1500, days=500, seed=6)
     fresh.dose_terms = _Forgetful()
-    fresh._dose_payments = _Forgetful()
+    fresh.claims.dose_plans = _Forgetful()
     fresh.course_values = _Forgetful()
     fresh.course_value_rows = _Forgetful()
     remembered.run()
@@ -232,7 +233,7 @@ def test_remembered_prices_change_nothing(preset, monkeypatch):
     assert summaries[0] == summaries[1]
     pd.testing.assert_frame_equal(fresh.daily_frame(), remembered.daily_frame())
     pd.testing.assert_frame_equal(fresh.claims_frame(), remembered.claims_frame())
-    assert len(remembered.dose_terms) > 1 and len(remembered._dose_payments) > 1
+    assert len(remembered.dose_terms) > 1 and len(remembered.claims.dose_plans) > 1
     assert len(remembered.course_values) > 3 and len(remembered.course_value_rows) > 1
     if not isinstance(preset, str):
         assert len({key[-1] for key in remembered.dose_terms}) == 2  # before and after

@@ -220,7 +220,7 @@ def test_an_unpaid_session_stops_therapy_for_cost(monkeypatch):
         model.population.therapy_org.copy(),
         model.population.clinical.floats.copy(),
         patient.therapist.weeks.counts.copy(),
-        len(model._journal[0]),
+        len(model.claims.journal[0]),
         model.tally.n_sessions,
     )
     # Always attends.
@@ -235,7 +235,7 @@ def test_an_unpaid_session_stops_therapy_for_cost(monkeypatch):
     )
     for old, new in zip(before[:4], after, strict=True):
         assert np.array_equal(old, new, equal_nan=True)
-    assert (len(model._journal[0]), model.tally.n_sessions) == before[4:]
+    assert (len(model.claims.journal[0]), model.tally.n_sessions) == before[4:]
     # The patient's own handler then stops therapy for cost.
     patient.attend_session()
     assert not patient.therapy_ongoing and patient.sessions_left == 0
