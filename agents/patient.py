@@ -1,9 +1,10 @@
 """Patients: treatment-resistant depression, a care pathway, choices and dropout.
 
-Pathway (DESIGN §3): arrives seeking care -> chooses a prescriber (coverage, out-of-pocket cost,
-wait, referral) -> intake -> prior authorisation if required -> induction course -> maintenance
-or discharge -> possible relapse and return. Therapy comes by referral (fragmented) or inside an
-integrated programme. Patients drop out on cost, waits or relief-driven disengagement.
+Pathway (docs/ODD.md §3.3): arrives seeking care -> chooses a prescriber (coverage,
+out-of-pocket cost, wait, referral) -> intake -> prior authorisation if required -> induction
+course -> maintenance or discharge -> possible relapse and return. Therapy comes by referral
+(fragmented) or inside an integrated programme. Patients drop out on cost, waits or
+relief-driven disengagement.
 
 A patient's clinical state lives in the model's population arrays (row ``idx``); the agent holds
 its pathway and schedules its own events, so a patient costs nothing on a day without events.
@@ -105,7 +106,7 @@ class PathwayState(IntEnum):
 
 
 class CareCategory(IntEnum):
-    """What a patient who sought care has received: the pathway shares of DESIGN §5."""
+    """What a patient who sought care has received: the pathway shares of docs/ODD.md §3.4."""
 
     NOT_SEEKING = 0
     UNTREATED = 1  # sought care, nothing received yet

@@ -4,7 +4,7 @@ A payer pays claims under its benefit design, from a medical or a behavioural bu
 carve-out), or from one combined budget (carve-in). Each quarter each budget compares its
 spending, net of the savings it can see within its horizon, with its target; a budget over target
 tightens (prior authorisation for the drug, the session cap for therapy). This is the
-quarterly-earnings pressure of DESIGN §3.
+quarterly-earnings pressure of docs/ODD.md §2 and §3.3.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class PayerParams(BaseModel):
     """Fee schedule and budget behaviour of payers (the scenario's ``[payers]`` table).
 
     Allowed amounts are commercial rates; each payer kind pays a multiple of them. Verify exact
-    rates before quoting them as current (DESIGN §3).
+    rates before quoting them as current (docs/ODD.md §3.2).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)

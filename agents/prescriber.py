@@ -1,6 +1,6 @@
 """Prescribers: clinics that choose a business model by margin per clinical hour.
 
-The three models (DESIGN §3): ``infusion_cash`` (IV racemic ketamine, self-pay),
+The three models (docs/ODD.md §1.2): ``infusion_cash`` (IV racemic ketamine, self-pay),
 ``rems_esketamine`` (branded esketamine under REMS, billed to payers) and ``integrated`` (drug
 plus therapist in one programme). Each quarter a clinic re-evaluates its model by expected margin
 per clinical hour under current payment rules, pharma detailing and professional norms, and

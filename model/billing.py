@@ -1,4 +1,4 @@
-"""The claims ledger (DESIGN §4): every payment a claim, money conserved to the cent.
+"""The claims ledger: every payment a claim, money conserved to the cent (docs/ODD.md §3.3).
 
 Claims are stored column-wise in growable NumPy arrays (a million-patient run makes tens of
 millions of claims; Python objects per claim would not fit in memory). Amounts are integer cents,

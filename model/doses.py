@@ -1,12 +1,11 @@
-"""A dose's common path, compiled: its clinical update, biller, pending entry and next chair.
+"""A dose, compiled: its clinical update, who billed the drug, its pending entry, the next chair.
 
-A 100,000-patient year has about 276,000 doses. Besides its payments (noted in the day's
-journal by ``KetasimModel.give_dose``, in Python, as before), each one updates the patient's
-clinical row, records which organisation billed the drug to which budget (the fragmentation
-index, DESIGN §5), notes the dose among those a session may still cover, and books the chair
-for the course's next dose: four steps of Python and two compiled calls. ``give_dose`` does
-them in one compiled call, in the same arithmetic (``tests/test_doses.py`` runs a course with
-it and with the Python it replaced and requires identical frames), so runs are unchanged.
+``give_dose`` updates the patient's clinical row (``clinical_rows.row_dose``), writes which
+organisation billed the drug to which budget (``payments.note_biller``: the fragmentation
+index, docs/ODD.md §3.4), notes the dose among those a session may still cover
+(``sessions.note_dose``) and books the chair for the course's next dose
+(``weeks.chair_week``), in one compiled call. Its payments are noted by
+``KetasimModel.give_dose`` (``model/claims.py``).
 """
 
 from __future__ import annotations

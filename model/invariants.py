@@ -1,4 +1,4 @@
-"""Invariants of a run (DESIGN §10), as pure checks on a running or finished model.
+"""Invariants of a run (docs/reliability.md), as pure checks on a running or finished model.
 
 Each ``check_*`` function reads a :class:`~model.model.KetasimModel` and raises
 ``AssertionError`` with a one-line message naming the invariant, the quantity and the values
@@ -208,7 +208,7 @@ def check_patients_conserved(model: Any) -> None:
 
 
 def check_money_conserved(model: Any) -> None:
-    """Money is conserved to the cent (DESIGN §4).
+    """Money is conserved to the cent (docs/ODD.md §3.3, Billing).
 
     The ledger's running totals by payer side (silo) and by payee side agree; when claims are
     kept, the claims frame summed either way equals the running totals, row counts match, and

@@ -1,4 +1,4 @@
-"""The metrics of DESIGN §5: running tallies at events, a tidy daily frame, an end-of-run summary.
+"""The metrics (docs/ODD.md §3.4): tallies at events, a tidy daily frame, an end-of-run summary.
 
 Tallies are updated when something happens (a dose, a session, a claim); the daily sample reads
 the population arrays with NumPy. Nothing iterates over every patient in Python.
@@ -47,7 +47,7 @@ SUMMARY_KEYS = (
     "fragmentation_index",
     "mean_therapy_wait_days",
 )
-"""The keys of ``ketasim run --json``, in order: a contract other tools read (DESIGN §7)."""
+"""The keys of ``ketasim run --json``, in order: a contract other tools read."""
 
 
 def discount_factor(t_days, rate_per_year: float):
@@ -232,7 +232,7 @@ def mean_or_nan(values: array) -> float:
 
 
 def summarise(model) -> dict:
-    """The end-of-run summary: the ``ketasim run --json`` object (DESIGN §7)."""
+    """The end-of-run summary: the ``ketasim run --json`` object."""
     pop = model.population
     tally = model.tally
     mp = model.scenario.metrics

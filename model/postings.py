@@ -1,17 +1,13 @@
 """The day's payments and care posted in compiled passes: claims, totals, who got the money.
 
-A payment (a dose's fee, the drug, a session, an intake, a denial) used to be posted as it was
-made: its claims written to the ledger, the patient's spending, the discounted cost, the payee's
-revenue and the payer's quarterly budget each updated by Python at the event, about 2 us a
-payment and a sixth of a 100,000-patient run. What is paid is decided at the event (which claims,
-to whom, at what amount: a *plan*, see ``KetasimModel._pay``); nothing reads the money until the
-day's sample, a quarterly review or the end of a run. So the event only notes
-``(time, patient, plan, payee)`` in the model's journal, and ``post`` applies the journal's
-payments, in the order they were made, before anything reads them.
-
-The arithmetic is the same as posting at the event, in the same order per total (each running
-total receives the same additions in the same sequence), so a run is unchanged to the bit
-(``benchmarks/equivalence.py --exact``). The compiled code is cached on disk (``__pycache__``).
+What is paid is decided at the event (which claims, to whom, at what amount: a *plan*, see
+``model/claims.py``); nothing reads the money until the day's sample, a quarterly review, the
+end of an advance of the clock or a payee's revenue is read. So the event only notes
+``(time, patient, plan, payee)`` in the journal, and ``post`` applies the journal's payments,
+in the order they were made: the claims to the ledger, the patient's spending, the discounted
+cost, the payee's revenue and the payer's quarterly budget. ``count_care`` does the same for
+the doses and sessions given (``model/care.py``). Each running total receives its additions in
+the order they were made, as if posted at the event.
 """
 
 from __future__ import annotations

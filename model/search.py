@@ -1,14 +1,10 @@
-"""A search for care among the clinics a patient hears of, and a referral's calls, compiled.
+"""The search for care, compiled: which clinic a patient picks, which therapist a referral reaches.
 
-A 100,000-patient year has about 107,000 searches (arrivals, retries and returns after a
-relapse). Each looks at up to ``n_candidate_clinics`` distinct clinics: the value of a course
-under the clinic's business model, its taste shock, and, for a clinic that could still win,
-the first week with a free chair. ``best_clinic`` runs that loop over the clinics' arrays in one
-compiled call; the patient's Python (``Patient.seek_care``) prices the business models before
-and compares with therapy alone after, as before. A referral to therapy (about 67,000 a year)
-calls up to ``n_calls`` therapists for their first free slot: ``best_therapist``. The
-arithmetic is the Python's, in the same order (``tests/test_search.py`` runs searches and
-referrals both ways and requires the same runs), so runs are unchanged.
+``best_clinic`` looks at the distinct clinics a patient hears of: the value of a course under
+the clinic's business model (``Patient._course_values``), less the wait to its first week with
+a free chair over the patient's tolerance, plus a taste shock; the best above the outside
+option wins. ``best_therapist`` calls the therapists of a referral for their first free slot.
+``model/market.py`` draws who is heard of and calls them (``CareSearch``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
-"""A therapy session's common path, compiled; the pending doses it covers; compiled calls.
+"""A therapy session outside an integrated programme, compiled; the doses a session covers.
 
-A 100,000-patient year has about a quarter of a million therapy sessions. Each one checks
-attendance against the patient's acute relief, bills the session (the payer within its cap and
-network, else cash), applies the session's layer gains, counts which of the patient's recent
-doses it covered and books the next one: about 8 us of Python in a dozen calls.
-``attend_therapy`` does all of that in one compiled call for a session outside an integrated
-programme, the common case; the Python of ``KetasimModel.therapy_session`` around it only notes
-the payment and the care in the day's journals (model/postings.py). What is rare (a missed
-session, nobody paying, a programme's integration session) stays in Python and reads the same
-arrays.
-
-The arithmetic is the Python's, in the same order (``tests/test_sessions.py`` runs both and
-requires identical runs), so runs are unchanged. ``BoundKernel`` (calling a kernel through its
-compiled entry point with a run's arrays) and the pending doses serve ``model.doses`` and
-``model.search`` too.
+``attend_therapy`` checks attendance against the patient's acute relief
+(``clinical.p_attend``), decides who pays (``payments.referred_session_payer``) and notes the
+biller, applies the session's layer gains, counts which of the patient's recent doses it
+covered (``cover_doses``: the integrated delivery rate's window, docs/ODD.md §3.4) and books the
+next session with the same therapist, in one compiled call; ``KetasimModel.therapy_session``
+notes the payment and the care in the day's journals. An integration session inside a
+programme takes the Python path (``Patient.attend_session``) and reads the same arrays.
+``PendingDoses`` keeps each patient's doses not yet covered by a session.
 """
 
 from __future__ import annotations
