@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import payments
-from agents.calendar import week_of
+from agents.calendar import DAYS_PER_WEEK
 from agents.codes import BusinessModel, Code, PayerKind
 from agents.payments import DosePayer
 from agents.weeks import CHAIR_ROOM_SLACK, WeekBook, chair_week, week_time
@@ -223,14 +223,14 @@ class Prescriber(mesa.Agent):
         dosing (assumption; without it the search would never end).
         """
         need = self._hours_of[self.business_model] if hours is None else hours
-        first = week_of(earliest)
+        first = int(earliest // DAYS_PER_WEEK)
         return week_time(
             earliest, chair_week(self.weeks.counts, self.row, need, self.chair_room, first)
         )
 
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""
-        week = week_of(at)
+        week = int(at // DAYS_PER_WEEK)
         need = self._hours_of[self.business_model] if hours is None else hours
         weeks = self.weeks
         if week >= weeks.counts.shape[1]:

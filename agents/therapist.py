@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents import payments
-from agents.calendar import WEEKS_PER_YEAR, week_of
+from agents.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from agents.codes import Code, PayerKind
 from agents.weeks import WeekBook, free_week, week_time
 
@@ -186,12 +186,12 @@ class Therapist(mesa.Agent):
 
     def next_free_slot(self, earliest: float) -> float:
         """Earliest bookable time at or after ``earliest`` (weeks fill in order)."""
-        week = free_week(self.weeks.counts, self.row, self.capacity, week_of(earliest))
+        week = free_week(self.weeks.counts, self.row, self.capacity, int(earliest // DAYS_PER_WEEK))
         return week_time(earliest, week)
 
     def book(self, at: float) -> None:
         """Take one slot in the week of ``at``."""
-        week = week_of(at)
+        week = int(at // DAYS_PER_WEEK)
         book = self.weeks
         if week >= book.counts.shape[1]:
             book.reach(week)
@@ -288,7 +288,7 @@ class TherapistPool:
 
         Positions are searched circularly from ``start``; None when every slot is taken.
         """
-        free, trained = self._lists(week_of(at))
+        free, trained = self._lists(int(at // DAYS_PER_WEEK))
         for positions in (trained, free):
             if positions:
                 j = bisect_left(positions, start)

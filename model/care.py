@@ -20,6 +20,7 @@ class CareJournal:
 
     def __init__(self, model) -> None:
         self.model = model
+        self._claims = model.claims  # posts at once while an observer watches the run
         self.entries = (array("d"), array("q"), array("q"))
 
     def note(self, t: float, i: int, covered: int) -> None:
@@ -28,7 +29,7 @@ class CareJournal:
         times.append(t)
         rows.append(i)
         doses_covered.append(covered)
-        if self.model.claims.post_at_once:
+        if self._claims.post_at_once:
             self.model.post_journal()
 
     def count(self) -> None:

@@ -132,7 +132,7 @@ class Claims:
         self._plan_of: dict[tuple, int] = {}
         self._plan_table: tuple[np.ndarray, ...] | None = None
         self.dose_plans: dict[tuple, DosePlan] = {}  # by (route, payer, esketamine, price)
-        self._session_terms: dict[Payer | None, SessionTerms] = {}
+        self.terms_by_payer: dict[Payer | None, SessionTerms] = {}  # see session_terms
         self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see track_billing
         self._pending_denials: list[PendingDenial] = []  # a heap by decision time
         self.pharma_revenue_cents = 0
@@ -410,15 +410,15 @@ class Claims:
         The budget of a payment's first claim: the payer's for psychotherapy, and out of pocket
         in cash.
         """
-        terms = self._session_terms.get(payer)
+        terms = self.terms_by_payer.get(payer)
         if terms is None:
             by_payer = 0 if payer is None else 1 << int(payer.silo_for(_PSYCHOTHERAPY))
             terms = SessionTerms(by_payer, 1 << int(Silo.OUT_OF_POCKET))
-            self._session_terms[payer] = terms
+            self.terms_by_payer[payer] = terms
         return terms
 
     def session_plan(self, terms: SessionTerms, payer: Payer | None, by_payer: bool) -> int:
-        """The plan of a referred session paid by the payer in network, or in cash."""
+        """The plan of a referred session paid by the payer in network, or in cash (kept)."""
         plan = terms.plan_by_payer if by_payer else terms.plan_cash
         if plan < 0:
             therapist = PartyKind.THERAPIST

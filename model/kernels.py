@@ -90,6 +90,12 @@ class BoundKernel:
         raise NotImplementedError
 
 
+def _clinical_arrays(population) -> tuple:
+    """The clinical state's arrays a one-row update takes (``clinical_rows``), in order."""
+    c = population.clinical
+    return (c.floats, c.n_course, c.dose_ring, c.params_record)
+
+
 class TherapyKernel(BoundKernel):
     """``sessions.attend_therapy`` on a run's arrays (``KetasimModel.therapy_session``)."""
 
@@ -99,12 +105,9 @@ class TherapyKernel(BoundKernel):
 
     def _arrays(self) -> tuple:
         pop, tally = self._population, self._tally
-        c, pending = pop.clinical, pop.pending
+        pending = pop.pending
         return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
+            *_clinical_arrays(pop),
             pop.adherence,
             pop.sessions,
             pop.therapy_org,
@@ -130,12 +133,9 @@ class DoseKernel(BoundKernel):
 
     def _arrays(self) -> tuple:
         pop = self._population
-        c, pending = pop.clinical, pop.pending
+        pending = pop.pending
         return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
+            *_clinical_arrays(pop),
             pop.drug_org,
             pop.drug_silos,
             pop.split_orgs,

@@ -509,7 +509,7 @@ class KetasimModel(mesa.Model):
         """
         payer = patient.payer
         claims = self.claims
-        terms = claims.session_terms(payer)
+        terms = claims.terms_by_payer.get(payer) or claims.session_terms(payer)
         i = patient.idx
         kernel = self._therapy
         if kernel.stale():
@@ -533,10 +533,13 @@ class KetasimModel(mesa.Model):
         if outcome != ATTENDED:
             return SessionOutcome(outcome), math.nan
         if filled:
-            self.pool.note_booking(therapist, week_of(at))
+            self.pool.note_booking(therapist, int(at // DAYS_PER_WEEK))
         # The kernel wrote who billed the therapy: the patient's memo of it is stale.
         patient.therapy_billed_by = None
-        claims.note(t, i, claims.session_plan(terms, payer, by_payer), claims.slot_of[therapist])
+        plan = terms.plan_by_payer if by_payer else terms.plan_cash
+        if plan < 0:  # the first session paid this way
+            plan = claims.session_plan(terms, payer, by_payer)
+        claims.note(t, i, plan, claims.slot_of[therapist])
         self.tally.count_session(self.population.pending, n_delays)
         self.care.note(t, i, covered)
         return SessionOutcome.ATTENDED, at
