@@ -1,4 +1,4 @@
-"""The three-layer clinical model of DESIGN §2, as pure functions.
+"""The three-layer clinical model (docs/ODD.md §3.3), as pure functions.
 
 Every function here is a pure function of (state, time, parameters): no Mesa, no model, no
 randomness except where a generator is passed in. Each works on Python floats and on NumPy arrays
@@ -13,7 +13,8 @@ The layers (1 = fully entrenched depression in that layer):
 A patient's state is held as structural values (b, r, n), their pre-treatment baselines
 (b0, r0, n0), the acute drug relief on ``b`` at the last dose (``relief_last``) with the time of
 that dose, the number of doses in the current course, and the times of the recent doses (for the
-plasticity pulse). Clinical state is advanced lazily, in closed form, between events (DESIGN §1).
+plasticity pulse). Clinical state is advanced lazily, in closed form, between events
+(docs/ODD.md §1.3).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class ClinicalParams(BaseModel):
         1.0, description="Time from dose to the plasticity peak, days (~24 h; assumption)."
     )
     dur_plasticity_half_life_days: PosDays = Field(
-        3.0, description="Half-life of the plasticity pulse after its peak, days (DESIGN §2)."
+        3.0, description="Half-life of the plasticity pulse after its peak, days (assumption)."
     )
     p_spontaneous_gain: Prob = Field(
         0.02,
@@ -409,8 +410,8 @@ def plasticity_one(t: float, dose_times, p: ClinicalParams) -> float:
     """``plasticity`` for one patient at one time (plain Python, so also compiled).
 
     ``dose_times`` is the patient's recent dose times (floats, NaN for none). The pulses are
-    added with Neumaier's compensated sum, as Python's ``sum`` of floats does since 3.12 (this
-    was ``sum`` before it was compiled; the same sum keeps runs identical).
+    added with Neumaier's compensated sum, as Python's ``sum`` of floats does since 3.12, so
+    that compiled and Python callers add them alike.
     """
     total = 0.0
     carry = 0.0
@@ -461,7 +462,7 @@ def apply_session(b, r, n, b0, r0, n0, relief, plasticity_now, acute, p: Clinica
 
     The layers are gated in order b -> r -> n: work on r is scaled by how far b (as felt,
     including acute relief) is loosened, and work on n by how far r has moved. The gains
-    therefore multiply rather than add (DESIGN §2). A session in the acute phase adds a small
+    therefore multiply rather than add (docs/ODD.md §2). A session in the acute phase adds a small
     rise to n (reinforcing maladaptive narratives).
 
     Returns:

@@ -1,8 +1,8 @@
 """One patient's clinical update, compiled: the pure functions of ``clinical`` run by Numba.
 
 The agent-based model updates one row of ``ClinicalState`` per dose, session and attendance
-check: a few hundred thousand times a year per 100,000 patients. In Python each update is a
-dozen small function calls and NumPy scalar reads (about 8 us); compiled, it is well under one.
+check: a few hundred thousand times a year per 100,000 patients, so the update is compiled
+(docs/performance.md gives what it saves).
 
 Nothing here restates the clinical model. The kernels below only read a row, call the pure
 functions of ``agents.clinical`` (registered with Numba, so the same source is compiled) and
@@ -10,7 +10,7 @@ write the row back. The element-wise helpers of ``clinical`` that branch on NumP
 their plain-float branch here, since a row is always floats. ``tests/test_clinical_rows.py``
 checks every kernel against the same pure functions run by Python, to the bit.
 
-Compiling takes about three seconds (``warm_up``, before a model's first run). The result is
+Compiling happens once per process (``warm_up``, before a model's first run). The result is
 cached on disk (``__pycache__``), keyed, unlike Numba's own cache, on ``clinical.py`` as well as
 this file, so a process that finds it loads the kernels in a fraction of a second and a change
 to the clinical maths is never run stale (see ``_install_cache_locators``).
@@ -113,8 +113,8 @@ B, R, N, B0, R0, N0, SENSITIVITY, REL_DUR, RELIEF_LAST, T_LAST_DOSE, T_UPDATE = 
 N_FLOAT_FIELDS = 11
 
 # ``ClinicalParams`` as the kernels see it: a NumPy record with the same field names, so that
-# ``p.shape_relief`` reads the same in compiled code. (Handing over a named tuple of 37 Python
-# floats costs ~3 us a call; a one-element structured array ~0.2 us.)
+# ``p.shape_relief`` reads the same in compiled code. (A one-element structured array is far
+# cheaper to hand over at each call than a named tuple of Python floats.)
 _PARAM_DTYPE = np.dtype([(name, np.float64) for name in ClinicalParams.model_fields])
 
 
@@ -383,8 +383,8 @@ def row_kernels(f, n_course, ring, params) -> RowKernels:
     """The one-row kernels' compiled entry points for arrays of the types of these.
 
     Numba's dispatcher works out the types of a call's arguments and looks up the machine code
-    for them at every call: about 0.45 us of a one-row update's 0.5 us, a few hundred thousand
-    times a run. The entry point of the code compiled for these types (from the on-disk cache
+    for them at every call: most of a one-row update's cost, a few hundred thousand times a
+    run. The entry point of the code compiled for these types (from the on-disk cache
     when there) skips that; it still converts each argument, and refuses an array of another
     type (``TypeError``) rather than misread it. Scalars are converted: ``t`` to a float, ``i``
     to an integer, so callers pass an ``int`` row (``ClinicalState`` checks it).

@@ -2,7 +2,7 @@
 
 The agent-based model and the virtual-trial runner both keep their patients' clinical state in
 one ``ClinicalState``: a struct of NumPy arrays. Events touch single rows; daily metrics read all
-rows at once without a Python loop over patients (DESIGN §1).
+rows at once without a Python loop over patients (docs/ODD.md §1.2).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ClinicalState:
         b0 = np.asarray(b0, dtype=float)
         size = len(b0)
         # The per-patient floats live in one (field, patient) array so that a compiled one-row
-        # update takes one array, not eleven (each costs ~0.1 us to hand over); each field is a
+        # update takes one array, not eleven (each costs time to hand over); each field is a
         # contiguous row of it, read and written through the properties below.
         self.floats = np.empty((kernels.N_FLOAT_FIELDS, size))
         self.b0[:] = b0
@@ -216,7 +216,7 @@ class ClinicalState:
 
     # -- one row at a time (the agent-based model's events) ------------------------------
     # Compiled kernels (clinical_rows) running the same pure functions: NumPy's per-call cost
-    # would dominate single-row updates, and Python's calls cost ~8 us an update. They are
+    # would dominate single-row updates, and so would Python's calls. They are
     # called through their compiled entry points (``clinical_rows.row_kernels``), which skip
     # Numba's dispatch but convert a row number to an integer without asking; and compiled
     # code does not check indices (an exception raised inside it can corrupt memory in this

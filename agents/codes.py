@@ -1,7 +1,8 @@
-"""The shared vocabulary of categorical state: billing codes, budget silos, payer kinds.
+"""The shared vocabulary of categorical state: billing codes, budgets, payer kinds, routes.
 
-Agents name claims with these; ``model/billing.py`` keeps the ledger. Names follow US practice
-(DESIGN §4); amounts are scenario parameters.
+Agents name claims with these and the payment rules (``agents/payments.py``) decide with them;
+``model/billing.py`` keeps the ledger. Code names follow US practice; amounts are scenario
+parameters.
 """
 
 from __future__ import annotations
@@ -46,6 +47,24 @@ class PayerKind(IntEnum):
     MEDICAID = 1
     MEDICARE = 2
     UNINSURED = 3
+
+
+class BusinessModel(IntEnum):
+    """A prescriber's business model."""
+
+    INFUSION_CASH = 0
+    REMS_ESKETAMINE = 1
+    INTEGRATED = 2
+
+
+class Route(IntEnum):
+    """The treatment a patient has chosen for this episode."""
+
+    NONE = 0
+    INFUSION_CASH = 1
+    REMS_ESKETAMINE = 2
+    INTEGRATED = 3
+    THERAPY_ONLY = 4
 
 
 class PartyKind(StrEnum):

@@ -1,9 +1,10 @@
 """Patients: treatment-resistant depression, a care pathway, choices and dropout.
 
-Pathway (DESIGN §3): arrives seeking care -> chooses a prescriber (coverage, out-of-pocket cost,
-wait, referral) -> intake -> prior authorisation if required -> induction course -> maintenance
-or discharge -> possible relapse and return. Therapy comes by referral (fragmented) or inside an
-integrated programme. Patients drop out on cost, waits or relief-driven disengagement.
+Pathway (docs/ODD.md §3.3): arrives seeking care -> chooses a prescriber (coverage,
+out-of-pocket cost, wait, referral) -> intake -> prior authorisation if required -> induction
+course -> maintenance or discharge -> possible relapse and return. Therapy comes by referral
+(fragmented) or inside an integrated programme. Patients drop out on cost, waits or
+relief-driven disengagement.
 
 A patient's clinical state lives in the model's population arrays (row ``idx``); the agent holds
 its pathway and schedules its own events, so a patient costs nothing on a day without events.
@@ -14,17 +15,24 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import mesa
 from mesa.time.events import Event, Priority
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents import clinical as cm
-from agents.codes import Code, PayerKind
+from agents import payments
+from agents.calendar import DAYS_PER_YEAR
+from agents.codes import BusinessModel, Code, PayerKind, Route
+from agents.payer import NO_PAYER, FeeTerms
+from agents.payments import DosePayer
 from agents.policy import IntegrationTiming
-from agents.prescriber import BusinessModel, Prescriber
+from agents.prescriber import Prescriber
 from agents.therapist import Therapist
+
+if TYPE_CHECKING:
+    from model.claims import DoseBilling
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Days = Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]
@@ -42,8 +50,8 @@ class PatientEvent(Event):
     """A Mesa ``Event`` (default priority) that holds its callback directly.
 
     Mesa wraps an event's callback in a weak reference so that an event cannot keep a removed
-    agent alive. Patients are never removed from a model, so the weak reference only cost time
-    (about a tenth of a patient event's plumbing, profiled at 100,000 patients). The unique id
+    agent alive. Patients are never removed from a model, so the weak reference would only cost
+    time (docs/performance.md, step 5). The unique id
     comes from Mesa's own counter, so the event orders exactly as a plain ``Event`` would.
     """
 
@@ -75,6 +83,18 @@ class PatientEvent(Event):
         self.__dict__.update(state)
 
 
+class DoseContext(NamedTuple):
+    """What a course's doses cost and pay, kept while its clinic, model, price and route hold."""
+
+    clinic: Prescriber
+    business_model: BusinessModel
+    drug_price: float
+    route: Route
+    cost_drop: float  # the added dropout chance from a dose's out-of-pocket cost
+    rel_relief: float  # the drug's relief relative to IV ketamine
+    billing: DoseBilling  # what the model needs to bill and book a dose
+
+
 class PathwayState(IntEnum):
     """Where a patient is in the care pathway (exactly one at any time)."""
 
@@ -86,7 +106,7 @@ class PathwayState(IntEnum):
 
 
 class CareCategory(IntEnum):
-    """What a patient who sought care has received: the pathway shares of DESIGN §5."""
+    """What a patient who sought care has received: the pathway shares of docs/ODD.md §3.4."""
 
     NOT_SEEKING = 0
     UNTREATED = 1  # sought care, nothing received yet
@@ -94,16 +114,6 @@ class CareCategory(IntEnum):
     INTEGRATED = 3  # at least one dose followed by a session inside the window
     THERAPY_ONLY = 4
     DROPPED_OUT = 5
-
-
-class Route(IntEnum):
-    """The treatment a patient has chosen for this episode."""
-
-    NONE = 0
-    INFUSION_CASH = 1
-    REMS_ESKETAMINE = 2
-    INTEGRATED = 3
-    THERAPY_ONLY = 4
 
 
 class DropReason(IntEnum):
@@ -141,7 +151,7 @@ class PatientParams(BaseModel):
         0.1, description="Share already seeking care at day 0 (arriving over the first month)."
     )
     rate_seek_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        1.0 / 365.0,
+        1.0 / DAYS_PER_YEAR,
         description="Daily hazard of starting to seek care (~once a year; assumption).",
     )
     mean_adherence: Prob = Field(
@@ -149,6 +159,34 @@ class PatientParams(BaseModel):
     )
     dur_wait_tolerance_days: Days = Field(
         30.0, description="Mean wait a patient tolerates for a first appointment, days."
+    )
+    dur_wait_tolerance_min_days: Annotated[float, Field(gt=0.0, le=365.0)] = Field(
+        1.0,
+        description=(
+            "Least wait tolerance a patient weighs a clinic's wait against, days (a patient "
+            "drawn to tolerate less still weighs a wait against a day; assumption)."
+        ),
+    )
+    rel_referral_wait_tolerance: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        3.0,
+        description=(
+            "A referral goes nowhere when the earliest therapist slot is further off than this "
+            "multiple of the patient's wait tolerance (assumption)."
+        ),
+    )
+    n_adherence_concentration: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        8.0,
+        description=(
+            "Concentration (a + b) of the Beta distribution of patients' adherence around "
+            "mean_adherence: higher is less spread (assumption: moderate spread)."
+        ),
+    )
+    dur_early_arrivals_days: Annotated[float, Field(gt=0.0, le=365.0)] = Field(
+        30.0,
+        description=(
+            "Days over which the patients already seeking care at day 0 arrive, uniformly "
+            "(assumption: the first month)."
+        ),
     )
     usd_oop_scale_cash: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
         4000.0, description="Out-of-pocket cost that weighs like one unit of utility, able to pay."
@@ -206,6 +244,17 @@ class PatientParams(BaseModel):
     p_dropout_per_dose: Prob = Field(
         0.02, description="Chance of leaving the drug course at each dose (side effects, life)."
     )
+    p_dropout_per_oop_scale: Prob = Field(
+        0.05,
+        description=(
+            "Added chance of leaving the course at a dose per oop-scale of the dose's "
+            "out-of-pocket cost (usd_oop_scale_cash or _no_cash: what the patient can bear; "
+            "assumption)."
+        ),
+    )
+    p_dropout_cost_max: Prob = Field(
+        0.5, description="Most that a dose's cost adds to its dropout chance (assumption)."
+    )
     n_missed_to_stop_therapy: Annotated[int, Field(ge=1, le=50)] = Field(
         2, description="Missed sessions after which a patient stops therapy."
     )
@@ -257,6 +306,7 @@ ROUTE_OF_MODEL = {
     BusinessModel.REMS_ESKETAMINE: Route.REMS_ESKETAMINE,
     BusinessModel.INTEGRATED: Route.INTEGRATED,
 }
+MODEL_OF_ROUTE = {route: bm for bm, route in ROUTE_OF_MODEL.items()}
 
 
 class Patient(mesa.Agent):
@@ -267,7 +317,7 @@ class Patient(mesa.Agent):
     """
 
     # A national run holds a million of these. Slots keep each one small (CPython gives up
-    # sharing instance-dict keys past 30 attributes, which cost ~1.2 kB a patient) and make
+    # sharing instance-dict keys past 30 attributes; docs/performance.md, steps 8 and 27) and make
     # the attribute reads of every event cheaper. Mesa's own attributes (set by
     # ``mesa.Agent.__init__``) have slots too, so no patient needs an instance dict at all.
     __slots__ = (
@@ -331,14 +381,14 @@ class Patient(mesa.Agent):
         self.bundle_paid = False
         self.coordination_months: set[int] | None = None  # created at the first coordination fee
         # The last (organisation, budget bit) that billed this patient's drug and therapy
-        # (KetasimModel._track_billing skips a repeat).
+        # (Claims.track_billing skips a repeat).
         self.drug_billed_by: tuple[int, int] | None = None
         self.therapy_billed_by: tuple[int, int] | None = None
         self._dose_event = None
         self._session_event = None
         self._other_event = None
         # What the current course's doses cost and pay (see receive_dose).
-        self._dose_context: tuple | None = None
+        self._dose_context: DoseContext | None = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -383,10 +433,10 @@ class Patient(mesa.Agent):
         params = self.params
         # The clinics heard of and their taste shocks (the last shock is therapy alone's):
         # each clinic's course is valued by its business model, less the wait to its first
-        # free chair (KetasimModel.search_clinics, compiled).
+        # free chair (CareSearch.clinics_heard_of, compiled).
         earliest = now + params.dur_intake_lag_days
-        tolerance = max(self.wait_tolerance, 1.0)
-        clinic, start, best_u, shock = self.model.search_clinics(
+        tolerance = max(self.wait_tolerance, params.dur_wait_tolerance_min_days)
+        clinic, start, best_u, shock = self.model.search.clinics_heard_of(
             self._course_values(), earliest, now, tolerance, params.u_outside_option
         )
         best = None if clinic is None else (clinic, start)
@@ -419,25 +469,49 @@ class Patient(mesa.Agent):
         p = self.params
         return p.usd_oop_scale_cash if self.can_pay_cash else p.usd_oop_scale_no_cash
 
+    def _fee_terms(self) -> FeeTerms:
+        """The payer's cost share and fees this patient's estimates read (none uninsured)."""
+        return NO_PAYER if self.payer is None else self.payer.fee_terms()
+
     def _therapy_oop_per_session(self) -> float:
+        """What one therapy session costs this patient out of pocket, USD."""
         payer = self.payer
-        if payer is not None:
-            return payer.cost_share * payer.allowed(Code.PSYCHOTHERAPY_90837)
-        return self.model.scenario.therapists.usd_cash_rate
+        fee = 0.0 if payer is None else payer.allowed(Code.PSYCHOTHERAPY_90837)
+        share = 0.0 if payer is None else payer.cost_share
+        cash = self.model.scenario.therapists.usd_cash_rate
+        return payments.session_oop(payer is not None, share, fee, cash)
 
     def _uses_esketamine(self, bm: BusinessModel) -> bool:
         """Whether this patient's course at a clinic of model ``bm`` is esketamine via a payer."""
-        if self.payer is None:
-            return False
-        match bm:
-            case BusinessModel.REMS_ESKETAMINE:
-                return True
-            case BusinessModel.INTEGRATED:
-                return not self.model.scenario.policy.bundled_payment
-            case BusinessModel.INFUSION_CASH:
-                return False
-            case _:
-                raise ValueError(f"unknown business model {bm!r}")
+        bundled = self.model.scenario.policy.bundled_payment
+        return payments.uses_esketamine(bm, self.payer is not None, bundled)
+
+    def _dose_oop(self) -> float:
+        """What the patient pays out of pocket for one dose of their course, USD.
+
+        The dose is paid as its route implies (``payments.dose_payer``): esketamine on a REMS
+        or unbundled integrated route of an insured patient.
+        """
+        policy = self.model.scenario.policy
+        insured = self.payer is not None
+        bm = MODEL_OF_ROUTE.get(self.route)
+        if bm is None:
+            raise ValueError(f"no dose cost for route {self.route!r}")
+        esketamine = payments.uses_esketamine(bm, insured, policy.bundled_payment)
+        payment = payments.dose_payer(
+            self.route, esketamine, insured, policy.covers_iv_ketamine, policy.bundled_payment
+        )
+        terms = self._fee_terms()
+        return payments.dose_oop(
+            payment,
+            self.params.n_induction_doses,
+            terms.share,
+            terms.iv_fee,
+            terms.session_fee,
+            terms.drug_price,
+            terms.bundle_fee,
+            self.model.scenario.prescribers.usd_cash_iv_price,
+        )
 
     def _value_model(self, bm: BusinessModel) -> float | None:
         """Utility (before the wait and noise) of a course at a clinic of model ``bm``.
@@ -481,44 +555,43 @@ class Patient(mesa.Agent):
         return value
 
     def _work_out_value(self, bm: BusinessModel) -> float | None:
-        """``_value_model`` worked out."""
+        """``_value_model`` worked out: preference less the course's out-of-pocket cost.
+
+        The course is valued as it would be paid (``payments.dose_payer``), except that a
+        patient once denied prior authorisation expects esketamine to be denied again; a
+        course in cash needs a patient who can pay it, at a clinic that takes cash
+        (``payments.course_open``). An integrated course outside a bundle adds a session a dose.
+        """
         params = self.params
         policy = self.model.scenario.policy
-        payer = self.payer
+        insured = self.payer is not None
+        esketamine = payments.uses_esketamine(bm, insured, policy.bundled_payment)
+        payment = payments.dose_payer(
+            ROUTE_OF_MODEL[bm],
+            esketamine and not self.pa_denied,
+            insured,
+            policy.covers_iv_ketamine,
+            policy.bundled_payment,
+        )
+        if not payments.course_open(bm, payment, self.can_pay_cash):
+            return None
         n = params.n_induction_doses
-        match bm:
-            case BusinessModel.INFUSION_CASH:
-                if payer is not None and policy.covers_iv_ketamine:
-                    oop = n * payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
-                elif self.can_pay_cash:
-                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price
-                else:
-                    return None
-                pref = 0.0
-            case BusinessModel.REMS_ESKETAMINE:
-                if payer is None or self.pa_denied:
-                    return None
-                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                    Code.ESKETAMINE_DRUG
-                )
-                oop = n * payer.cost_share * per_dose
-                pref = 0.0
-            case BusinessModel.INTEGRATED:
-                therapy = params.n_induction_doses * self._therapy_oop_per_session()
-                if payer is not None and policy.bundled_payment:
-                    oop = payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE)
-                elif payer is not None and not self.pa_denied:
-                    per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                        Code.ESKETAMINE_DRUG
-                    )
-                    oop = n * payer.cost_share * per_dose + therapy
-                elif self.can_pay_cash:
-                    oop = n * self.model.scenario.prescribers.usd_cash_iv_price + therapy
-                else:
-                    return None
-                pref = params.u_integrated
-            case _:
-                raise ValueError(f"unknown business model {bm!r}")
+        terms = self._fee_terms()
+        oop = payments.course_oop(
+            payment,
+            n,
+            terms.share,
+            terms.iv_fee,
+            terms.session_fee,
+            terms.drug_price,
+            terms.bundle_fee,
+            self.model.scenario.prescribers.usd_cash_iv_price,
+        )
+        pref = 0.0
+        if bm is BusinessModel.INTEGRATED:
+            pref = params.u_integrated
+            if payment != DosePayer.IN_BUNDLE:
+                oop += n * self._therapy_oop_per_session()
         return pref - oop / self._oop_scale()
 
     # ------------------------------------------------------------------ intake and PA
@@ -534,7 +607,7 @@ class Patient(mesa.Agent):
             self.seek_care()
             return
         now = self.model._time  # ``model.time`` without its descriptor (see _schedule)
-        self.model.bill_service(self, Code.PSYCH_EVAL_90791, clinic, now)
+        self.model.claims.bill_intake(self, clinic, now)
         self._maybe_refer(now)
         payer = self.payer
         if self._uses_esketamine(clinic.business_model) and payer.requires_prior_auth():
@@ -594,22 +667,22 @@ class Patient(mesa.Agent):
         context = self._dose_context
         if (
             context is None
-            or context[0] is not clinic
-            or context[1] is not clinic.business_model
-            or context[2] != model.pharma.price_per_session
-            or context[3] is not self.route
+            or context.clinic is not clinic
+            or context.business_model is not clinic.business_model
+            or context.drug_price != model.pharma.price_per_session
+            or context.route is not self.route
         ):
             cost_drop, esk, rel = self._dose_terms()
-            context = self._dose_context = (
+            context = self._dose_context = DoseContext(
                 clinic,
                 clinic.business_model,
                 model.pharma.price_per_session,
                 self.route,
                 cost_drop,
                 rel,
-                model.dose_billing(self, esk),
+                model.claims.dose_billing(self, esk),
             )
-        cost_drop = context[4]
+        cost_drop = context.cost_drop
         if model.adherence_draws.next() < params.p_dropout_per_dose + cost_drop:
             self._end_drug_course(
                 DropReason.COST
@@ -627,7 +700,7 @@ class Patient(mesa.Agent):
             )
             book_from = now + interval
         # The clinical update, payments, care and the next chair in one step (model/doses.py).
-        at = model.give_dose(self, now, context[5], context[6], book_from)
+        at = model.give_dose(self, now, context.rel_relief, context.billing, book_from)
         self.doses_given = doses
         if self.integrated_sessions and self.model.scenario.policy.therapy_available:
             self._book_integration_session(now)
@@ -650,9 +723,13 @@ class Patient(mesa.Agent):
         key = (self.route, self.payer, self.can_pay_cash, bm, model.pharma.price_per_session)
         terms = model.dose_terms.get(key)
         if terms is None:
-            # Assumption: each dose's out-of-pocket cost adds to the dropout chance in
-            # proportion to what the patient can bear (one oop-scale of spending ~ 5 points).
-            cost_drop = min(0.05 * model.dose_oop(self) / self._oop_scale(), 0.5)
+            # Each dose's out-of-pocket cost adds to the dropout chance in proportion to what
+            # the patient can bear.
+            params = self.params
+            per_scale = params.p_dropout_per_oop_scale
+            cost_drop = min(
+                per_scale * self._dose_oop() / self._oop_scale(), params.p_dropout_cost_max
+            )
             esk = self._uses_esketamine(bm)
             rel = model.scenario.clinical.rel_esketamine_relief if esk else 1.0
             terms = model.dose_terms[key] = (cost_drop, esk, rel)
@@ -700,9 +777,10 @@ class Patient(mesa.Agent):
         ready = now + tp.dur_referral_delay_days * self.model.referral_delays.next()
         if self.model.scenario.policy.carve_out and self.route is not Route.THERAPY_ONLY:
             ready += tp.dur_carve_out_referral_extra_days
-        # Call therapists for the earliest slot (KetasimModel.call_therapists, compiled).
-        best, best_t = self.model.call_therapists(self, ready)
-        if best is None or best_t - now > 3.0 * self.wait_tolerance:
+        # Call therapists for the earliest slot (CareSearch.call_therapists, compiled).
+        best, best_t = self.model.search.call_therapists(self, ready)
+        tolerance = self.params.rel_referral_wait_tolerance * self.wait_tolerance
+        if best is None or best_t - now > tolerance:
             # Nobody in reach: the referral goes nowhere.
             if self.route is Route.THERAPY_ONLY:
                 self.route = Route.NONE
@@ -712,8 +790,7 @@ class Patient(mesa.Agent):
         self.therapist = best
         self.therapy_ongoing = True
         self.sessions_left = self.params.n_therapy_course
-        self.therapy_requested_at = now
-        self.model.record_therapy_request(self, now)
+        self._start_therapy_wait(now)
         best.book(best_t)
         self._session_event = self._schedule(self.attend_session, best_t)
 
@@ -730,8 +807,7 @@ class Patient(mesa.Agent):
         if therapist is None:
             return
         if math.isnan(self.therapy_requested_at):
-            self.therapy_requested_at = dose_time
-            self.model.record_therapy_request(self, dose_time)
+            self._start_therapy_wait(dose_time)
         therapist.book(at)
         self.therapist = therapist
         if self._session_event is not None:
@@ -755,7 +831,7 @@ class Patient(mesa.Agent):
         model = self.model
         now = model._time  # ``model.time`` without its descriptor (see _schedule)
         therapist = self.therapist
-        if not self.integrated_sessions and therapist is not None:
+        if not self.integrated_sessions:
             # Outside a programme, the common case: attendance, payment, gains, the doses
             # covered and the booking of the next session (when one is left) in one compiled
             # step (model/sessions.py).
@@ -763,6 +839,7 @@ class Patient(mesa.Agent):
             book_from = now + self.params.dur_session_interval_days if left > 0 else math.nan
             outcome, at = model.therapy_session(self, therapist, now, book_from)
             if outcome is SessionOutcome.ATTENDED:
+                self._end_therapy_wait(now)
                 self._after_session(now, at)
                 return
             if outcome is SessionOutcome.UNPAID:
@@ -776,11 +853,12 @@ class Patient(mesa.Agent):
         if model.adherence_draws.next() >= p:
             self._miss_session(now)
             return
-        if not model.bill_session(self, now):
+        if not model.claims.bill_integration_session(self, now):
             self._stop_therapy(DropReason.COST)
             return
         pop.clinical.session_row(now, self.idx, relief)
         model.record_session(self, now)
+        self._end_therapy_wait(now)
         if therapist is not None and self.integrated_sessions:
             therapist.integration_sessions += 1
         self._after_session(now)
@@ -788,7 +866,7 @@ class Patient(mesa.Agent):
     def _miss_session(self, now: float) -> None:
         """A booked session missed: too many and therapy stops."""
         self.missed_sessions += 1
-        self.model.record_missed_session(self)
+        self.model.tally.n_missed += 1
         if self.missed_sessions >= self.params.n_missed_to_stop_therapy:
             self._stop_therapy(DropReason.DISENGAGEMENT)
             return
@@ -815,7 +893,7 @@ class Patient(mesa.Agent):
         if self._session_event is not None:
             self._session_event.cancel()
             self._session_event = None
-        self.model.cancel_therapy_request(self)
+        self._cancel_therapy_wait()
         self.therapy_ongoing = False
         self.sessions_left = 0
         if self._dose_event is not None:
@@ -825,9 +903,24 @@ class Patient(mesa.Agent):
         elif self.state is PathwayState.IN_TREATMENT:
             self._discharge()
 
-    def sessions_used(self, year: int) -> int:
-        """Covered sessions used in ``year``, the current calendar year of the run."""
-        return self.model.population.sessions_used(self.idx, year)
+    def _start_therapy_wait(self, t: float) -> None:
+        """Start waiting at ``t`` for a first therapy session (counted on the waitlist)."""
+        self.therapy_requested_at = t
+        self.model.tally.n_waiting_for_therapy += 1
+
+    def _end_therapy_wait(self, t: float) -> None:
+        """A session at ``t`` ends the wait for a first session, if the patient waited."""
+        if not math.isnan(self.therapy_requested_at):
+            tally = self.model.tally
+            tally.therapy_waits.append(t - self.therapy_requested_at)
+            tally.n_waiting_for_therapy -= 1
+            self.therapy_requested_at = math.nan
+
+    def _cancel_therapy_wait(self) -> None:
+        """Stop waiting for a first session without having one."""
+        if not math.isnan(self.therapy_requested_at):
+            self.model.tally.n_waiting_for_therapy -= 1
+            self.therapy_requested_at = math.nan
 
     # ------------------------------------------------------------------ exits
     def _discharge(self) -> None:
@@ -842,7 +935,7 @@ class Patient(mesa.Agent):
                 event.cancel()
                 setattr(self, attr, None)
         self.therapy_ongoing = False
-        self.model.cancel_therapy_request(self)
+        self._cancel_therapy_wait()
         self.model.population.record_drop_reason(self.idx, reason)
         self._set_state(PathwayState.DROPPED_OUT)
 

@@ -4,16 +4,18 @@ A payer pays claims under its benefit design, from a medical or a behavioural bu
 carve-out), or from one combined budget (carve-in). Each quarter each budget compares its
 spending, net of the savings it can see within its horizon, with its target; a budget over target
 tightens (prior authorisation for the drug, the session cap for therapy). This is the
-quarterly-earnings pressure of DESIGN §3.
+quarterly-earnings pressure of docs/ODD.md §2 and §3.3.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import mesa
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import payments
+from agents.calendar import DAYS_PER_MONTH_ROUNDED
 from agents.codes import Code, PayerKind, Silo
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
@@ -25,7 +27,7 @@ class PayerParams(BaseModel):
     """Fee schedule and budget behaviour of payers (the scenario's ``[payers]`` table).
 
     Allowed amounts are commercial rates; each payer kind pays a multiple of them. Verify exact
-    rates before quoting them as current (DESIGN §3).
+    rates before quoting them as current (docs/ODD.md §3.2).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -98,6 +100,21 @@ class PayerParams(BaseModel):
     )
 
 
+class FeeTerms(NamedTuple):
+    """A payer's cost share and the fees a patient's out-of-pocket estimates read, USD."""
+
+    share: float
+    iv_fee: float
+    session_fee: float  # the esketamine session (G2083)
+    drug_price: float
+    bundle_fee: float
+    therapy_fee: float  # psychotherapy (90837)
+
+
+NO_PAYER = FeeTerms(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+"""The terms of an uninsured patient: nothing is shared, nothing is allowed."""
+
+
 class Payer(mesa.Agent):
     """An insurer with a benefit design and one or two budgets.
 
@@ -153,76 +170,64 @@ class Payer(mesa.Agent):
 
     @property
     def cost_share(self) -> float:
-        """Share of the allowed amount the patient pays."""
-        if self.kind is PayerKind.MEDICAID:
-            return self.model.scenario.payers.p_cost_share_medicaid
-        return self.model.scenario.policy.p_cost_share
+        """Share of the allowed amount the patient pays (``payments.cost_share``)."""
+        return payments.cost_share(
+            self.kind,
+            self.model.scenario.payers.p_cost_share_medicaid,
+            self.model.scenario.policy.p_cost_share,
+        )
 
     def allowed(self, code: Code) -> float:
-        """Allowed amount for a code, USD (the payer's whole payment before cost sharing).
+        """Allowed amount for a code, USD: the payer's whole payment before cost sharing.
 
-        Fees come from the scenario, fixed for the model's life, so each is worked out once
-        (a run asks hundreds of thousands of times); the drug's is the manufacturer's current
-        price, read each time.
+        The rule is ``payments.allowed_fee``. Fees come from the scenario, fixed for the
+        model's life, so each is worked out once (a run asks hundreds of thousands of times);
+        the drug's is the manufacturer's current price, read each time.
         """
-        if code is Code.ESKETAMINE_DRUG:
-            return self.model.pharma.price_per_session
         fee = self._fees.get(code)
         if fee is None:
-            fee = self._fees[code] = self._fee(code)
+            price = self.model.pharma.price_per_session
+            fee = payments.allowed_fee(code, self._schedule_usd(code), self.rel_rate, price)
+            if code is not Code.ESKETAMINE_DRUG:
+                self._fees[code] = fee
         return fee
 
-    def _fee(self, code: Code) -> float:
+    def _schedule_usd(self, code: Code) -> float:
+        """The fee schedule's amount for a code, USD, before the payer kind's rate multiplier."""
         pp = self.model.scenario.payers
         policy = self.model.scenario.policy
         match code:
             case Code.PSYCH_EVAL_90791:
-                base = pp.usd_psych_eval
+                return pp.usd_psych_eval
             case Code.PSYCHOTHERAPY_90837:
-                base = pp.usd_psychotherapy * policy.rel_therapy_rate
+                return pp.usd_psychotherapy * policy.rel_therapy_rate
             case Code.ESKETAMINE_SESSION_G2083:
-                base = pp.usd_esketamine_session
+                return pp.usd_esketamine_session
             case Code.IV_KETAMINE_INFUSION:
-                base = pp.usd_iv_ketamine
+                return pp.usd_iv_ketamine
             case Code.ESKETAMINE_DRUG:
-                # The drug is paid at the manufacturer's current price, not scaled by payer kind.
-                return self.model.pharma.price_per_session
+                return 0.0  # not on the schedule: paid at the manufacturer's price
             case Code.CARE_COORDINATION:
-                base = policy.usd_coordination_per_month
+                return policy.usd_coordination_per_month
             case Code.BUNDLED_EPISODE:
-                base = policy.usd_bundle_per_episode
+                return policy.usd_bundle_per_episode
             case _:
                 raise ValueError(f"no fee for code {code!r}")
-        return base * self.rel_rate
 
-    def covers(self, code: Code) -> bool:
-        """Whether this payer's benefit covers a code."""
-        policy = self.model.scenario.policy
-        match code:
-            case Code.IV_KETAMINE_INFUSION:
-                return policy.covers_iv_ketamine
-            case Code.CARE_COORDINATION:
-                return policy.coordination_payment
-            case Code.BUNDLED_EPISODE:
-                return policy.bundled_payment
-            case (
-                Code.PSYCH_EVAL_90791
-                | Code.PSYCHOTHERAPY_90837
-                | Code.ESKETAMINE_SESSION_G2083
-                | Code.ESKETAMINE_DRUG
-                | Code.PRIOR_AUTH_REQUEST
-            ):
-                return True
-            case _:
-                raise ValueError(f"unknown code {code!r}")
+    def fee_terms(self) -> FeeTerms:
+        """The cost share and fees a patient's out-of-pocket estimates read."""
+        return FeeTerms(
+            self.cost_share,
+            self.allowed(Code.IV_KETAMINE_INFUSION),
+            self.allowed(Code.ESKETAMINE_SESSION_G2083),
+            self.allowed(Code.ESKETAMINE_DRUG),
+            self.allowed(Code.BUNDLED_EPISODE),
+            self.allowed(Code.PSYCHOTHERAPY_90837),
+        )
 
     def silo_for(self, code: Code) -> Silo:
-        """Which budget pays a code: therapy is behavioural only under a carve-out."""
-        if code is Code.BUNDLED_EPISODE:
-            return Silo.BUNDLE
-        if code is Code.PSYCHOTHERAPY_90837 and self.model.scenario.policy.carve_out:
-            return Silo.BEHAVIORAL
-        return Silo.MEDICAL
+        """Which budget pays a code (``payments.budget_for``)."""
+        return Silo(payments.budget_for(code, self.model.scenario.policy.carve_out))
 
     def requires_prior_auth(self) -> bool:
         """Whether esketamine needs prior authorisation now."""
@@ -246,7 +251,9 @@ class Payer(mesa.Agent):
         policy = self.model.scenario.policy
         members = max(self.n_members, 1)
         horizon_share = min(1.0, self.horizon_years / pp.dur_benefit_years)
-        offset = self.quarter_remission_days / 30.4 * pp.usd_offset_per_remission_month
+        offset = (
+            self.quarter_remission_days / DAYS_PER_MONTH_ROUNDED * pp.usd_offset_per_remission_month
+        )
         offset *= horizon_share
         medical = self.quarter_spend[Silo.MEDICAL] + self.quarter_spend[Silo.BUNDLE] - offset
         behavioral = self.quarter_spend[Silo.BEHAVIORAL]

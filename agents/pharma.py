@@ -8,6 +8,7 @@ off-label: nobody markets it.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import mesa
@@ -35,6 +36,13 @@ class PharmaParams(BaseModel):
     )
     p_generic_price_cut: Prob = Field(
         0.8, description="Price cut after generic entry, share (assumption from generic markets)."
+    )
+    usd_detailing_reference: Annotated[float, Field(gt=0.0, le=1e7)] = Field(
+        10_000.0,
+        description=(
+            "Detailing per prescriber per quarter at which its pull on the REMS model is "
+            "usd_detailing_value_per_hour, USD (DeJong 2016's payments; assumption)."
+        ),
     )
     usd_detailing_value_per_hour: Annotated[float, Field(ge=0.0, le=1000.0)] = Field(
         30.0,
@@ -86,9 +94,9 @@ class Pharma(mesa.Agent):
     def detailing_bonus_per_hour(self) -> float:
         """Preference detailing adds to the REMS model, USD per clinical hour.
 
-        Concave in spending (a first meal matters most: DeJong 2016): log(1 + x / $10k).
+        Concave in spending (a first meal matters most: DeJong 2016):
+        ``usd_detailing_value_per_hour x log2(1 + detailing / usd_detailing_reference)``.
         """
-        import math
-
-        value = self.model.scenario.pharma.usd_detailing_value_per_hour
-        return value * math.log1p(self.detailing_per_prescriber / 10_000.0) / math.log(2.0)
+        pp = self.model.scenario.pharma
+        spent = self.detailing_per_prescriber / pp.usd_detailing_reference
+        return pp.usd_detailing_value_per_hour * math.log1p(spent) / math.log(2.0)

@@ -24,7 +24,10 @@ class IntegrationTiming(StrEnum):
 
 
 class PolicyLevers(BaseModel):
-    """Reimbursement and benefit levers (DESIGN §3, §6)."""
+    """Reimbursement and benefit levers (docs/ODD.md §3.3).
+
+    Where each lever acts in the code: docs/architecture.md.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 

@@ -1,6 +1,6 @@
 """Prescribers: clinics that choose a business model by margin per clinical hour.
 
-The three models (DESIGN §3): ``infusion_cash`` (IV racemic ketamine, self-pay),
+The three models (docs/ODD.md §1.2): ``infusion_cash`` (IV racemic ketamine, self-pay),
 ``rems_esketamine`` (branded esketamine under REMS, billed to payers) and ``integrated`` (drug
 plus therapist in one programme). Each quarter a clinic re-evaluates its model by expected margin
 per clinical hour under current payment rules, pharma detailing and professional norms, and
@@ -11,27 +11,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Annotated
 
 import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agents.codes import Code, PayerKind
-from agents.weeks import DAYS_PER_WEEK, WeekBook, chair_week, week_time
+from agents import payments
+from agents.calendar import DAYS_PER_WEEK
+from agents.codes import BusinessModel, Code, PayerKind
+from agents.payments import DosePayer
+from agents.weeks import CHAIR_ROOM_SLACK, WeekBook, chair_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Hours = Annotated[float, Field(gt=0.0, le=24.0, allow_inf_nan=False)]
-
-
-class BusinessModel(IntEnum):
-    """A prescriber's business model."""
-
-    INFUSION_CASH = 0
-    REMS_ESKETAMINE = 1
-    INTEGRATED = 2
 
 
 @dataclass
@@ -115,6 +109,21 @@ class PrescriberParams(BaseModel):
             "per hour (assumption)."
         ),
     )
+    n_coordination_months_per_course: Annotated[float, Field(ge=0.0, le=60.0)] = Field(
+        2.0,
+        description=(
+            "Months of care-coordination fee a clinic expects an integrated induction course to "
+            "earn when it weighs the integrated model (assumption: about two months)."
+        ),
+    )
+    hours_chair_per_integration_session: Hours = Field(
+        3.0,
+        description=(
+            "Chair-hours of an integrated clinic's week that stand for one integration session "
+            "when therapists count what a newly integrated clinic would send them in a year "
+            "(their training signal; assumption)."
+        ),
+    )
     p_refer_therapy: Prob = Field(
         0.5,
         description="Chance a fragmented prescriber refers a patient to an outside therapist.",
@@ -164,6 +173,8 @@ class Prescriber(mesa.Agent):
         # bookings and searches for a chair.
         self._hours_of = {bm: self.hours_per_dose(bm) for bm in BusinessModel}
         self.capacity_hours: float = model.scenario.prescribers.n_chair_hours_per_week
+        # The week's room a dose must fit in (``chair_week``), with a numeric slack.
+        self.chair_room = self.capacity_hours + CHAIR_ROOM_SLACK
 
     @property
     def business_model(self) -> BusinessModel:
@@ -178,7 +189,7 @@ class Prescriber(mesa.Agent):
     @property
     def revenue(self) -> float:
         """Revenue received over the run, USD (the model posts each day's payments)."""
-        return self.model.revenue_of(self)
+        return self.model.claims.revenue_of(self)
 
     def hours_per_dose(self, business_model: BusinessModel | None = None) -> float:
         """Clinical hours one dose takes under a business model."""
@@ -212,9 +223,10 @@ class Prescriber(mesa.Agent):
         dosing (assumption; without it the search would never end).
         """
         need = self._hours_of[self.business_model] if hours is None else hours
-        room = self.capacity_hours + 1e-9
         first = int(earliest // DAYS_PER_WEEK)
-        return week_time(earliest, chair_week(self.weeks.counts, self.row, need, room, first))
+        return week_time(
+            earliest, chair_week(self.weeks.counts, self.row, need, self.chair_room, first)
+        )
 
     def book(self, at: float, hours: float | None = None) -> None:
         """Book the chair-hours of one dose in the week of ``at``."""
@@ -229,10 +241,6 @@ class Prescriber(mesa.Agent):
     def booked_hours(self) -> dict[int, float]:
         """Chair-hours booked by week, for the weeks with any (a copy: ``book`` books)."""
         return self.weeks.booked(self.row)
-
-    def utilisation(self, now: float) -> float:
-        """Share of this week's chair-hours booked."""
-        return self.weeks.booked_in(self.row, int(now // DAYS_PER_WEEK)) / self.capacity_hours
 
     # -- the quarterly review -------------------------------------------------------------
     def expected_margin_per_hour(self, bm: BusinessModel, market: Market | None = None) -> float:
@@ -264,16 +272,20 @@ class Prescriber(mesa.Agent):
         demand_hours = market.arrivals_per_week * n_doses * hours
         fill = min(1.0, demand_hours / (n_rivals * self.capacity_hours))
 
+        cash = pp.usd_cash_iv_price
         match bm:
             case BusinessModel.INFUSION_CASH:
                 eligible = sum(mix[k] * cash_share[k] for k in PayerKind)
-                revenue = pp.usd_cash_iv_price - pp.usd_iv_drug_cost
+                income = payments.clinic_income_per_dose(
+                    DosePayer.IV_CASH, 0.0, 0.0, 0.0, n_doses, cash
+                )
+                revenue = income - pp.usd_iv_drug_cost
                 value = (revenue - per_dose_cost) / hours * eligible
             case BusinessModel.REMS_ESKETAMINE:
                 value = 0.0
                 for kind, payer in payers.items():
                     approve = 1.0 - payer.p_denial
-                    rev = payer.allowed(Code.ESKETAMINE_SESSION_G2083)
+                    rev = self._income_per_dose(DosePayer.ESKETAMINE, payer, n_doses)
                     value += mix[kind] * approve * (rev - per_dose_cost) / hours
             case BusinessModel.INTEGRATED:
                 if not policy.therapy_available or not market.any_trained_therapist:
@@ -281,21 +293,23 @@ class Prescriber(mesa.Agent):
                 value = 0.0
                 for kind, payer in payers.items():
                     if policy.bundled_payment:
-                        rev = payer.allowed(Code.BUNDLED_EPISODE) / n_doses
+                        rev = self._income_per_dose(DosePayer.IN_BUNDLE, payer, n_doses)
                         rev -= pp.usd_iv_drug_cost + pp.usd_integration_session_cost
                         approve = 1.0
                     else:
-                        rev = payer.allowed(Code.ESKETAMINE_SESSION_G2083)
+                        rev = self._income_per_dose(DosePayer.ESKETAMINE, payer, n_doses)
                         rev -= pp.usd_integration_session_cost
                         if self.bills_therapy(payer):
                             rev += payer.allowed(Code.PSYCHOTHERAPY_90837)
                         approve = 1.0 - payer.p_denial
                         if policy.coordination_payment:
-                            # About two months of coordination per induction course.
-                            rev += 2.0 * payer.allowed(Code.CARE_COORDINATION) / n_doses
+                            # The coordination fee of the months a course lasts, spread over
+                            # its doses.
+                            months = pp.n_coordination_months_per_course
+                            rev += months * payer.allowed(Code.CARE_COORDINATION) / n_doses
                     value += mix[kind] * approve * (rev - per_dose_cost) / hours
                 uninsured = mix[PayerKind.UNINSURED] * cash_share[PayerKind.UNINSURED]
-                cash_margin = pp.usd_cash_iv_price - pp.usd_iv_drug_cost - per_dose_cost
+                cash_margin = cash - pp.usd_iv_drug_cost - per_dose_cost
                 value += uninsured * cash_margin / hours
             case _:
                 raise ValueError(f"unknown business model {bm!r}")
@@ -315,19 +329,32 @@ class Prescriber(mesa.Agent):
             case _:
                 raise ValueError(f"unknown business model {bm!r}")
 
-    def bills_therapy(self, payer) -> bool:
-        """Whether this programme is paid by a payer for the sessions it provides.
+    def _income_per_dose(self, payment: DosePayer, payer, n_doses: int) -> float:
+        """What this clinic receives for a dose paid as ``payment`` by ``payer``'s member, USD.
 
-        Under a carve-in the programme bills therapy on its medical contract. Under a carve-out
-        therapy is paid by the behavioural plan, whose network the programme joins only when the
-        behavioural rate, net of the network's admin burden, covers what it pays its therapists;
-        otherwise it absorbs the sessions' cost.
+        Payer and patient together (``payments.clinic_income_per_dose``).
         """
-        if not self.model.scenario.policy.carve_out:
-            return True
-        burden = self.model.scenario.therapists.usd_admin_burden
-        cost = self.model.scenario.prescribers.usd_integration_session_cost
-        return payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= cost
+        return payments.clinic_income_per_dose(
+            payment,
+            payer.allowed(Code.IV_KETAMINE_INFUSION),
+            payer.allowed(Code.ESKETAMINE_SESSION_G2083),
+            payer.allowed(Code.BUNDLED_EPISODE),
+            n_doses,
+            self.model.scenario.prescribers.usd_cash_iv_price,
+        )
+
+    def bills_therapy(self, payer) -> bool:
+        """Whether this programme is paid by ``payer`` for the sessions it provides.
+
+        The rule is ``payments.programme_bills_therapy``.
+        """
+        scenario = self.model.scenario
+        return payments.programme_bills_therapy(
+            scenario.policy.carve_out,
+            payer.allowed(Code.PSYCHOTHERAPY_90837),
+            scenario.therapists.usd_admin_burden,
+            scenario.prescribers.usd_integration_session_cost,
+        )
 
     def review_business_model(self, market: Market | None = None) -> None:
         """Switch to the model with the best expected margin if the gain beats inertia.

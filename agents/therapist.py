@@ -16,8 +16,10 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import payments
+from agents.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from agents.codes import Code, PayerKind
-from agents.weeks import DAYS_PER_WEEK, WeekBook, free_week, week_time
+from agents.weeks import WeekBook, free_week, week_time
 
 Usd = Annotated[float, Field(ge=0.0, le=1_000_000.0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -79,6 +81,14 @@ class TherapistParams(BaseModel):
     )
     dur_training_payback_years: Annotated[float, Field(gt=0.0, le=30.0)] = Field(
         3.0, description="Years over which a therapist weighs training income (assumption)."
+    )
+    p_training_fill_gain: Prob = Field(
+        0.1,
+        description=(
+            "Extra income per integration session from slots that would otherwise go empty "
+            "(programmes book trained therapists first), as a share of the cash rate "
+            "(assumption)."
+        ),
     )
     dur_referral_delay_days: Annotated[float, Field(ge=0.0, le=365.0)] = Field(
         7.0,
@@ -158,7 +168,7 @@ class Therapist(mesa.Agent):
     @property
     def revenue(self) -> float:
         """Revenue received over the run, USD (the model posts each day's payments)."""
-        return self.model.revenue_of(self)
+        return self.model.claims.revenue_of(self)
 
     @functools.cached_property
     def capacity(self) -> int:
@@ -190,36 +200,23 @@ class Therapist(mesa.Agent):
         if pool is not None:
             pool.note_booking(self, week)
 
-    def release(self, at: float) -> None:
-        """Give back a slot that will not be used."""
-        week = int(at // DAYS_PER_WEEK)
-        counts = self.weeks.counts
-        if week < counts.shape[1] and counts[self.row, week] > 0:
-            counts[self.row, week] -= 1
-            pool = self.model.pool
-            if pool is not None:
-                pool.note_release(self, week)
-
     def booked_in(self, week: int) -> int:
         """Sessions booked in ``week``."""
         return self.weeks.booked_in(self.row, week)
 
-    def waitlist_days(self, now: float) -> float:
-        """Days until this therapist's next free slot."""
-        return self.next_free_slot(now) - now
-
-    def accepts(self, kind: PayerKind) -> bool:
-        """Whether a patient with this coverage is seen in network."""
-        return kind in self.in_network
-
     # -- yearly decisions ------------------------------------------------------------------
     def review_networks(self) -> None:
-        """Join each payer's network whose rate, net of admin burden, clears the reservation."""
+        """Join each payer's network whose rate, net of admin burden, clears the reservation.
+
+        The test is ``payments.joins_network``.
+        """
         burden = self.model.scenario.therapists.usd_admin_burden
         self.in_network = {
             payer.kind
             for payer in self.model.payers
-            if payer.allowed(Code.PSYCHOTHERAPY_90837) - burden >= self.reservation_rate
+            if payments.joins_network(
+                payer.allowed(Code.PSYCHOTHERAPY_90837), burden, self.reservation_rate
+            )
         }
 
     def review_training(self, demand: float, n_trained: int) -> bool:
@@ -241,11 +238,12 @@ class Therapist(mesa.Agent):
         tp = self.model.scenario.therapists
         if self.trained or not self.model.scenario.policy.therapy_available:
             return False
-        per_therapist = min(demand / (n_trained + 1), 52.0 * self.capacity)
+        per_therapist = min(demand / (n_trained + 1), WEEKS_PER_YEAR * self.capacity)
         income = tp.usd_integration_premium * per_therapist * tp.dur_training_payback_years
         # Trained therapists also fill slots that would otherwise go empty: a trained
         # therapist is booked first by integrated programmes.
-        income += tp.usd_cash_rate * 0.1 * per_therapist * tp.dur_training_payback_years
+        fill = tp.p_training_fill_gain
+        income += tp.usd_cash_rate * fill * per_therapist * tp.dur_training_payback_years
         cost = max(tp.usd_training_cost - self.model.scenario.policy.usd_training_subsidy, 0.0)
         self.trained = income >= cost
         return self.trained
@@ -258,7 +256,7 @@ class TherapistPool:
     order from a random start, trained therapists first (``KetasimModel.integration_therapist``).
     Scanning every therapist would make each booking cost grow with the catchment (therapists
     scale with patients), so the pool keeps, for each week asked about, the sorted positions of
-    the therapists with a free slot (all, and trained), updated on every booking and release;
+    the therapists with a free slot (all, and trained), updated on every booking;
     a look-up is then a binary search, with the same answer as the scan.
 
     Capacity is the same for every therapist and fixed for a run (the scenario is frozen).
@@ -307,17 +305,6 @@ class TherapistPool:
             j = bisect_left(positions, k)
             if j < len(positions) and positions[j] == k:
                 del positions[j]
-
-    def note_release(self, therapist: Therapist, week: int) -> None:
-        """A slot was given back: the therapist is free again in that week."""
-        lists = self._weeks.get(week)
-        if lists is None or therapist.booked_in(week) >= self._capacity:
-            return
-        k = self._position[therapist]
-        for positions, wanted in zip(lists, (True, therapist.trained), strict=True):
-            j = bisect_left(positions, k)
-            if wanted and (j == len(positions) or positions[j] != k):
-                positions.insert(j, k)
 
 
 def draw_reservation(rng, params: TherapistParams) -> float:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-DAYS_PER_WEEK = 7.0
+from agents.calendar import DAYS_PER_WEEK
 
+CHAIR_ROOM_SLACK = 1e-9
+"""Chair-hours added to a week's room when a dose is fitted in, so that float rounding of the
+hours booked so far never refuses a dose that exactly fills the week (numeric, not
+behavioural)."""
 
 # The searches for a week with room, shared by the agents' Python and the compiled steps that
 # book (registered with Numba, so there is one source of the rules).

@@ -1,4 +1,4 @@
-"""The claims ledger (DESIGN §4): every payment a claim, money conserved to the cent.
+"""The claims ledger: every payment a claim, money conserved to the cent (docs/ODD.md §3.3).
 
 Claims are stored column-wise in growable NumPy arrays (a million-patient run makes tens of
 millions of claims; Python objects per claim would not fit in memory). Amounts are integer cents,
@@ -7,12 +7,10 @@ so sums are exact: what payers and patients pay equals what providers and pharma
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from agents.codes import CODE_NAMES, PAYER_NAMES, SILO_NAMES, ClaimStatus, Code, PartyKind, Silo
+from agents.codes import CODE_NAMES, PAYER_NAMES, SILO_NAMES, ClaimStatus, PartyKind, Silo
 
 PAYEE_KINDS = list(PartyKind)
 PAYEE_INDEX = {k: i for i, k in enumerate(PAYEE_KINDS)}
@@ -30,12 +28,6 @@ _COLUMNS = {
     "status": np.int8,
     "cents": np.int64,
 }
-
-
-def to_cents(usd: float) -> int:
-    """Round a dollar amount to whole cents (half away from zero)."""
-    # math.floor, not np.floor: the same value for a Python float, without NumPy's per-call cost.
-    return math.floor(abs(usd) * 100.0 + 0.5) * (1 if usd >= 0 else -1)
 
 
 class Ledger:
@@ -56,50 +48,6 @@ class Ledger:
         self.received_by_payee_kind = dict.fromkeys(PartyKind, 0)  # cents
         self.n_claims = 0
         self.n_denied = 0
-
-    def __len__(self) -> int:
-        return self.n_claims
-
-    def record(
-        self,
-        day: float,
-        patient: int,
-        payee_kind: PartyKind,
-        payee: int,
-        payer: int,
-        silo: Silo,
-        code: Code,
-        status: ClaimStatus,
-        cents: int,
-    ) -> None:
-        """Append one claim. Denied claims carry the amount asked but move no money."""
-        if cents < 0:
-            raise ValueError(f"claim amount must be non-negative, got {cents} cents")
-        self.n_claims += 1
-        if status is ClaimStatus.DENIED:
-            self.n_denied += 1
-        else:
-            self.paid_by_silo[silo] += cents
-            self.received_by_payee_kind[payee_kind] += cents
-        if not self.keep_claims:
-            return
-        if self._n == len(self._cols["day"]):
-            for k, col in self._cols.items():
-                grown = np.empty(max(2 * len(col), 1024), dtype=col.dtype)
-                grown[: self._n] = col[: self._n]
-                self._cols[k] = grown
-        i = self._n
-        c = self._cols
-        c["day"][i] = day
-        c["patient"][i] = patient
-        c["payee_kind"][i] = PAYEE_INDEX[payee_kind]
-        c["payee"][i] = payee
-        c["payer"][i] = payer
-        c["silo"][i] = silo
-        c["code"][i] = code
-        c["status"][i] = status
-        c["cents"][i] = cents
-        self._n += 1
 
     def reserve(self, extra: int) -> tuple[int, dict[str, np.ndarray]]:
         """Room for ``extra`` more claim rows: returns the next free row and the columns.

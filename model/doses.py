@@ -1,32 +1,33 @@
-"""A dose's common path, compiled: its clinical update, biller, pending entry and next chair.
+"""A dose, compiled: its clinical update, who billed the drug, its pending entry, the next chair.
 
-A 100,000-patient year has about 276,000 doses. Besides its payments (noted in the day's
-journal by ``KetasimModel.give_dose``, in Python, as before), each one updates the patient's
-clinical row, records which organisation billed the drug to which budget (the fragmentation
-index, DESIGN §5), notes the dose among those a session may still cover, and books the chair
-for the course's next dose: four steps of Python and two compiled calls. ``give_dose`` does
-them in one compiled call, in the same arithmetic (``tests/test_doses.py`` runs a course with
-it and with the Python it replaced and requires identical frames), so runs are unchanged.
+``give_dose`` updates the patient's clinical row (``clinical_rows.row_dose``), writes which
+organisation billed the drug to which budget (``payments.note_biller``: the fragmentation
+index, docs/ODD.md §3.4), notes the dose among those a session may still cover
+(``sessions.note_dose``) and books the chair for the course's next dose
+(``weeks.chair_week``), in one compiled call. Its payments are noted by
+``KetasimModel.give_dose`` (``model/claims.py``).
 """
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar, payments
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
-from agents.weeks import DAYS_PER_WEEK, chair_week, week_time
+from agents.calendar import week_of
+from agents.payments import note_biller
+from agents.weeks import chair_week, week_time
 from model import sessions
-from model.sessions import F8, I8, BoundKernel, compiled_for, note_biller, note_dose, one_row
+from model.sessions import note_dose
 
 # The kernels compile clinical_rows', clinical's, model/sessions.py's and agents/weeks.py's
 # functions into their own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, sessions.__file__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(
+    __name__, sessions.__file__, week_rules.__file__, calendar.__file__, payments.__file__
+)
 
 
 @register_jitable
@@ -38,7 +39,7 @@ def book_chair(chairs, clinic, need, room, earliest):
     """
     if earliest != earliest:
         return np.nan
-    week = chair_week(chairs, clinic, need, room, int(earliest // DAYS_PER_WEEK))
+    week = chair_week(chairs, clinic, need, room, week_of(earliest))
     if week >= chairs.shape[1]:
         return np.nan
     chairs[clinic, week] = chairs[clinic, week] + need
@@ -75,7 +76,7 @@ def give_dose(
     the row has no room left nothing else is done, and the call returns False so that the
     caller widens the pending doses and calls again. Then the clinical update (``dose_row``,
     with ``rel_relief``), who billed the drug (``org`` to the budget bit ``bit``, as
-    ``KetasimModel._track_billing`` does; ``org`` -1 when the dose's own payments say nothing
+    ``Claims.track_billing`` does; ``org`` -1 when the dose's own payments say nothing
     of it) and, unless ``book_from`` is NaN, the chair for the next dose at clinic row
     ``clinic`` (``need`` hours a dose, ``room`` hours a week; ``book_chair``).
 
@@ -89,39 +90,3 @@ def give_dose(
     if org >= 0:
         note_biller(orgs, silos, split, i, org, bit)
     return True, book_chair(chairs, clinic, need, room, book_from)
-
-
-class DoseKernel(BoundKernel):
-    """``give_dose`` on a run's arrays (``KetasimModel.give_dose``)."""
-
-    kernel = give_dose
-    # The types of its scalar arguments, t to book_from.
-    scalars = (F8, I8, F8, I8, I8, F8, I8, F8, F8, F8)
-
-    def _arrays(self) -> tuple:
-        pop = self._population
-        c, pending = pop.clinical, pop.pending
-        return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
-            pop.drug_org,
-            pop.drug_silos,
-            pop.split_orgs,
-            pending.times,
-            pending.recorded,
-            pending.count,
-            self._weeks.counts,
-        )
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernel once per process, for the arrays a run binds."""
-    f, n_course, ring, params, pending, orgs, silos, split = one_row()
-    args = (f, n_course, ring, params, orgs, silos, split)
-    args += (pending.times, pending.recorded, pending.count, np.zeros((1, 2)))
-    compiled_for(give_dose, tuple(numba.typeof(a) for a in args) + DoseKernel.scalars)(
-        *args, 1.0, 0, 1.0, 7, 2, 60.0, 0, 1.0, 20.0, 4.0
-    )

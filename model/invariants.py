@@ -1,4 +1,4 @@
-"""Invariants of a run (DESIGN §10), as pure checks on a running or finished model.
+"""Invariants of a run (docs/reliability.md), as pure checks on a running or finished model.
 
 Each ``check_*`` function reads a :class:`~model.model.KetasimModel` and raises
 ``AssertionError`` with a one-line message naming the invariant, the quantity and the values
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from agents import clinical as cm
+from agents.calendar import DAYS_PER_YEAR
 from agents.codes import ClaimStatus, PartyKind, Silo
 from agents.patient import CareCategory, PathwayState
 
@@ -207,7 +208,7 @@ def check_patients_conserved(model: Any) -> None:
 
 
 def check_money_conserved(model: Any) -> None:
-    """Money is conserved to the cent (DESIGN §4).
+    """Money is conserved to the cent (docs/ODD.md §3.3, Billing).
 
     The ledger's running totals by payer side (silo) and by payee side agree; when claims are
     kept, the claims frame summed either way equals the running totals, row counts match, and
@@ -320,7 +321,7 @@ def _check_claims_frame(model: Any) -> None:
             model, "money conserved", "an out-of-pocket claim with an insurer payer (or vice versa)"
         )
     # Every claim, denials included, is dated within the run so far (a prior-authorisation
-    # denial is written when decided: model.record_prior_auth).
+    # denial is written when decided: Claims.deny_prior_auth).
     if len(claims):
         days = claims["day"].to_numpy()
         if (days < -_EPS).any() or (days > model.time + _EPS).any():
@@ -505,7 +506,7 @@ def check_summary(model: Any) -> None:
                 model, "money conserved", f"summary {key} {summary[key]} != ledger silo {silo.name}"
             )
     qalys = summary["qalys_per_patient"]
-    if not (0.0 <= qalys <= model.days / 365.0 + _EPS):
+    if not (0.0 <= qalys <= model.days / DAYS_PER_YEAR + _EPS):
         _fail(model, "layers within [0, 1]", f"qalys_per_patient {qalys} outside [0, days/365]")
     if summary["mean_severity"] is not None and not (0.0 <= summary["mean_severity"] <= 60.0):
         _fail(model, "layers within [0, 1]", f"summary mean_severity {summary['mean_severity']}")

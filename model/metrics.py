@@ -1,4 +1,4 @@
-"""The metrics of DESIGN §5: running tallies at events, a tidy daily frame, an end-of-run summary.
+"""The metrics (docs/ODD.md §3.4): tallies at events, a tidy daily frame, an end-of-run summary.
 
 Tallies are updated when something happens (a dose, a session, a claim); the daily sample reads
 the population arrays with NumPy. Nothing iterates over every patient in Python.
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from agents import clinical as cm
+from agents.calendar import DAYS_PER_YEAR
 from agents.codes import PAYER_NAMES, PayerKind, Silo
 from agents.patient import CareCategory, DropReason, PathwayState
 from agents.prescriber import BUSINESS_MODEL_NAMES, BusinessModel
@@ -46,14 +47,14 @@ SUMMARY_KEYS = (
     "fragmentation_index",
     "mean_therapy_wait_days",
 )
-"""The keys of ``ketasim run --json``, in order: a contract other tools read (DESIGN §7)."""
+"""The keys of ``ketasim run --json``, in order: a contract other tools read."""
 
 
 def discount_factor(t_days, rate_per_year: float):
     """Continuous-time discount factor at ``t_days`` for an annual rate."""
     if isinstance(t_days, np.ndarray):
-        return (1.0 + rate_per_year) ** (-t_days / 365.0)
-    return (1.0 + rate_per_year) ** (-float(t_days) / 365.0)
+        return (1.0 + rate_per_year) ** (-t_days / DAYS_PER_YEAR)
+    return (1.0 + rate_per_year) ** (-float(t_days) / DAYS_PER_YEAR)
 
 
 def _mean(values: list) -> float:
@@ -231,7 +232,7 @@ def mean_or_nan(values: array) -> float:
 
 
 def summarise(model) -> dict:
-    """The end-of-run summary: the ``ketasim run --json`` object (DESIGN §7)."""
+    """The end-of-run summary: the ``ketasim run --json`` object."""
     pop = model.population
     tally = model.tally
     mp = model.scenario.metrics

@@ -1,8 +1,10 @@
-"""The Mesa model: set-up, the timetable of recurring institutional reviews, billing, metrics.
+"""The Mesa model: the agents, the timetable of institutional reviews, doses and sessions.
 
 Time is continuous, in days. Patients act only at their own events (arrival, intake, prior
-authorisation, doses, sessions, relapse); institutions act on recurring schedules; metrics are
-sampled once a day from the population arrays.
+authorisation, doses, sessions, relapse; ``agents/patient.py``); institutions act on recurring
+schedules (``_schedule_timetable``); metrics are sampled once a day from the population arrays.
+Who pays for care is decided by the payment rules (``agents/payments.py``) and written as
+claims by ``model/claims.py``; where patients find care is ``model/market.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import gc
 import heapq
 import math
-from array import array
 from collections import Counter
 
 import mesa
@@ -19,23 +20,25 @@ import pandas as pd
 from mesa.experimental.mesa_signals import ObservableSignals
 from mesa.time import Priority, Schedule
 
-from agents import clinical_rows
+from agents import payments
+from agents.calendar import DAYS_PER_QUARTER, DAYS_PER_WEEK, DAYS_PER_YEAR, WEEKS_PER_YEAR, week_of
 from agents.clinical_state import ClinicalState  # noqa: F401  (re-exported for type hints)
-from agents.codes import ClaimStatus, Code, PartyKind, PayerKind, Silo
-from agents.patient import PathwayState, Patient, PatientEvent, Route, SessionOutcome
+from agents.codes import PartyKind, PayerKind
+from agents.patient import Patient, PatientEvent, SessionOutcome
 from agents.payer import Payer
 from agents.pharma import Pharma
 from agents.prescriber import BusinessModel, Market, Prescriber
 from agents.therapist import Therapist, TherapistPool, draw_reservation
-from agents.weeks import DAYS_PER_WEEK, WeekBook
-from model import doses, outcomes, postings, search, sessions
-from model.billing import OUT_OF_POCKET_PAYER, PAYEE_INDEX, Ledger, to_cents
-from model.doses import DoseKernel
+from agents.weeks import WeekBook
+from model import outcomes
+from model.care import CareJournal
+from model.claims import Claims, DoseBilling
 from model.events import BucketedEventList
+from model.kernels import DoseKernel, TherapyKernel, warm_up_kernels
+from model.market import CareSearch
 from model.metrics import (
     DailyRecorder,
     Tally,
-    discount_factor,
     patient_frame,
     payer_frame,
     summarise,
@@ -43,20 +46,12 @@ from model.metrics import (
 )
 from model.params import Scenario
 from model.population import Population
-from model.search import ReferralKernel, SearchKernel
-from model.sessions import ATTENDED, TherapyKernel, note_biller
+from model.sessions import ATTENDED
 from model.streams import DrawBlock, Streams
 
-DAYS_PER_QUARTER = 365.0 / 4.0
-DAYS_PER_YEAR = 365.0
-DAYS_PER_MONTH = 365.0 / 12.0
+__all__ = ["KetasimModel", "warm_up_kernels"]
 
-_DRUG_CODES = {Code.ESKETAMINE_SESSION_G2083, Code.IV_KETAMINE_INFUSION, Code.BUNDLED_EPISODE}
-# The codes whose payment says who billed a patient's drug or therapy (or that the care was
-# coordinated): the drug itself (paid to pharma) and intakes are neither side's biller.
-_BILLER_CODES = _DRUG_CODES | {Code.PSYCHOTHERAPY_90837, Code.CARE_COORDINATION}
-_PAYEE_ORDER = {kind: k for k, kind in enumerate(PartyKind)}
-_THERAPIST_ORG = _PAYEE_ORDER[PartyKind.THERAPIST] * 100_000_000  # + unique id: _track_billing
+_THERAPIST_ORG = payments.org_of(PartyKind.THERAPIST, 0)  # + a therapist's unique id
 
 
 class KetasimModel(mesa.Model):
@@ -94,45 +89,27 @@ class KetasimModel(mesa.Model):
         if n < 1 or self.days < 1:
             raise ValueError("n_patients and days must be at least 1")
         self.streams = Streams(seed, self.replication)
-        self.ledger = Ledger(keep_claims=keep_claims)
         self.tally = Tally(self.days, scenario.metrics)
-        # Prior-authorisation denials asked for but not yet decided: a heap by decision time.
-        self._pending_pa_denials: list[tuple[float, int, int, int, int]] = []
-        # Payments made but not yet posted (see _pay and model/postings.py), and their plans.
-        # Typed arrays, not lists: the journal becomes NumPy arrays by a copy of its buffer.
-        self._journal = (array("d"), array("q"), array("q"), array("q"))
-        # Doses and sessions given but not yet counted: time, row, doses covered (-1: a dose).
-        self._care = (array("d"), array("q"), array("q"))
-        self._post_at_once = False  # set while an observer watches the run (_advance_time)
-        self._plan_of: dict[tuple, int] = {}
-        self._plans: list[tuple] = []  # (claims, payee kind, code, credit USD) by plan number
-        self._plan_table: tuple[np.ndarray, ...] | None = None
-        self._dose_payments: dict[tuple, tuple] = {}  # see _dose_plan
-        # A dose's dropout cost, esketamine or not and relief, by (route, payer, cash,
-        # clinic model, drug price): worked out by Patient._dose_terms, kept here for everyone.
-        self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
-        # What a course is worth to a patient before the wait and the taste shock, by (business
-        # model, payer, cash, past denial, drug price), and therapy alone by (payer, cash):
-        # worked out by Patient._value_model and _value_therapy_only, kept here for everyone.
-        self.course_values: dict[tuple, float | None] = {}
-        # Every business model's value by (payer, cash, past denial, drug price), for a search
+        self.claims = Claims(self, keep_claims)
+        self.ledger = self.claims.ledger
+        self.care = CareJournal(self)
+        # What agents work out once and share, kept for the run: a dose's dropout cost,
+        # esketamine or not and relief (Patient._dose_terms); what a course is worth to a
+        # patient before the wait and the taste shock (Patient._value_model,
+        # _value_therapy_only), and every business model's value for a search
         # (Patient._course_values).
+        self.dose_terms: dict[tuple, tuple[float, bool, float]] = {}
+        self.course_values: dict[tuple, float | None] = {}
         self.course_value_rows: dict[tuple, tuple[float, ...]] = {}
-        self._billers: dict[tuple[int, int], tuple[int, int]] = {}  # see _track_billing
-        # Patient events that have run, for patients to book again (see _advance_time).
+        # Patient events that have run, for patients to book again (see _advance_unobserved).
         self._spent_events: list[PatientEvent] = []
         self.daily = DailyRecorder()
-        self.pharma_revenue_cents = 0
         self.population = Population(scenario, n, self.streams)
         self._max_delay = scenario.metrics.max_delay_days
-        # A session's budget bits and payment plans by payer, by the payer and in cash
-        # ([bit, bit, plan, plan], a plan -1 until first paid): see therapy_session.
-        self._session_terms: dict[Payer | None, list[int]] = {}
         self._patients: list[Patient | None] = [None] * n
 
-        pp = scenario.patients
-        self.payer_mix = pp.payer_shares()
-        self.cash_share_by_payer = pp.cash_shares()
+        self.payer_mix = scenario.patients.payer_shares()
+        self.cash_share_by_payer = scenario.patients.cash_shares()
         counts = np.bincount(self.population.payer_kind, minlength=len(PayerKind))
         self.payers = [
             Payer(self, kind, int(counts[kind]))
@@ -144,60 +121,18 @@ class KetasimModel(mesa.Model):
         self.prescribers = self._make_prescribers(n)
         self.pool: TherapistPool | None = None
         self.therapists = self._make_therapists(n)
-        # The compiled steps of the busiest handlers (model/sessions.py, doses.py, search.py),
-        # each with the arrays it reads: the population's, the week books, the clinics' models
-        # and the therapists' networks (one of each kind of agent, shared by all of them).
+        self.claims.enrol_payees(self.prescribers, self.therapists, self.pharma)
+        # The compiled steps of a dose and a session (model/doses.py, sessions.py) with the
+        # arrays they read: the population's and the week books (one of each kind of agent,
+        # shared by all of them); the searches for care (model/market.py).
         weeks = self.therapists[0].weeks if self.therapists else WeekBook(0, 1)
         self._therapy = TherapyKernel(self.population, weeks, self.tally)
-        clinic = self.prescribers[0]
-        hours = np.array([clinic.hours_per_dose(bm) for bm in BusinessModel])
-        self._search = SearchKernel(self.population, clinic.weeks, clinic.models, hours)
-        self._chair_room = clinic.capacity_hours + 1e-9  # as next_chair_time
-        self._hear_of_all = len(self.prescribers) <= pp.n_candidate_clinics
-        self._no_picks = np.zeros((1, 1), dtype=np.int64)  # when every one is heard of
-        self._call_all = len(self.therapists) <= scenario.therapists.n_calls
-        if self.therapists:
-            first = self.therapists[0]
-            self._referral = ReferralKernel(self.population, first.weeks, first.networks)
-            self._therapist_capacity = first.capacity  # the same for every therapist
+        self.search = CareSearch(self)
         self._doses = DoseKernel(self.population, self.prescribers[0].weeks)
         self.pool = TherapistPool(self.therapists)
         for therapist in self.therapists:
             therapist.review_networks()
-        # The draws patients take at their events, a block at a time (model/streams.py,
-        # DrawBlock): the clinics and therapists they hear of, their taste shocks, dropout and
-        # attendance, referral and its delay, an integration session's day and therapist.
-        # Each block draws from the stream its draws always came from.
-        choice, referral = self.streams["choice"], self.streams["referral"]
-        scheduling = self.streams["scheduling"]
-        k_clinics, k_calls = pp.n_candidate_clinics, scenario.therapists.n_calls
-        # At least one of each to draw among: with none, no block is ever drawn from.
-        n_clinics, n_therapists = max(len(self.prescribers), 1), max(len(self.therapists), 1)
-        self.clinic_picks = DrawBlock(choice, "integers", 0, n_clinics, shape=(k_clinics,))
-        self.taste_shocks = DrawBlock(choice, "gumbel", shape=(k_clinics + 1,))
-        self.adherence_draws = DrawBlock(self.streams["adherence"], "random")
-        self.referral_draws = DrawBlock(referral, "random")
-        self.referral_delays = DrawBlock(referral, "standard_exponential")
-        self.therapist_picks = DrawBlock(referral, "integers", 0, n_therapists, shape=(k_calls,))
-        self.integration_delays = DrawBlock(scheduling, "random")
-        self.integration_starts = DrawBlock(scheduling, "integers", 0, n_therapists)
-        # Everyone who can be paid, by slot (the journal's payee column).
-        self._payees: list = [*self.prescribers, *self.therapists, self.pharma]
-        self._slot_of = {payee: k for k, payee in enumerate(self._payees)}
-        self._prescriber_slot = {c.unique_id: self._slot_of[c] for c in self.prescribers}
-        self._revenue = np.zeros(len(self._payees))  # USD received, by slot (revenue_of)
-        self._payee_uid = np.array([payee.unique_id for payee in self._payees], dtype=np.int64)
-        self._cum_discount = np.concatenate(
-            [
-                [0.0],
-                np.cumsum(
-                    discount_factor(
-                        np.arange(1, self.days + 1), scenario.metrics.p_discount_per_year
-                    )
-                    / 365.0
-                ),
-            ]
-        )
+        self._make_draws()
         self._arrival_order, self._arrival_times = self._draw_arrivals(n)
         self._next_arrival = 0
         self._arrival_log: list[float] = []
@@ -207,6 +142,11 @@ class KetasimModel(mesa.Model):
     # Ours is the strict pydantic scenario, read on every event by every agent, so it shadows
     # the property with a plain instance attribute (a dictionary look-up, not a call).
     scenario: Scenario = None  # type: ignore[assignment]
+
+    @property
+    def pharma_revenue_cents(self) -> int:
+        """What pharma has received over the run, cents (payments posted so far)."""
+        return self.claims.pharma_revenue_cents
 
     # ------------------------------------------------------------------ set-up
     def _make_prescribers(self, n: int) -> list[Prescriber]:
@@ -243,15 +183,30 @@ class KetasimModel(mesa.Model):
             for k in range(count)
         ]
 
+    def _make_draws(self) -> None:
+        """The draws patients take at their events, a block at a time (``DrawBlock``).
+
+        Dropout and attendance, referral and its delay, an integration session's day and
+        therapist (the clinics and therapists heard of, and taste shocks: ``CareSearch``).
+        Each block draws from the stream its draws belong to.
+        """
+        referral, scheduling = self.streams["referral"], self.streams["scheduling"]
+        n_therapists = max(len(self.therapists), 1)  # with none, no block is ever drawn from
+        self.adherence_draws = DrawBlock(self.streams["adherence"], "random")
+        self.referral_draws = DrawBlock(referral, "random")
+        self.referral_delays = DrawBlock(referral, "standard_exponential")
+        self.integration_delays = DrawBlock(scheduling, "random")
+        self.integration_starts = DrawBlock(scheduling, "integers", 0, n_therapists)
+
     def _draw_arrivals(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """When each person starts seeking care (inf: not within the run)."""
         pp = self.scenario.patients
         rng = self.streams["arrivals"]
         early = rng.random(n) < pp.p_seeking_at_start
-        # Those already seeking arrive over the first month; the rest at a constant hazard.
+        # Those already seeking arrive over the first days; the rest at a constant hazard.
         times = np.where(
             early,
-            rng.uniform(0.0, 30.0, n),
+            rng.uniform(0.0, pp.dur_early_arrivals_days, n),
             rng.exponential(1.0 / pp.rate_seek_per_day, n) if pp.rate_seek_per_day > 0 else np.inf,
         )
         times = np.where(times < self.days, times, np.inf)
@@ -299,14 +254,14 @@ class KetasimModel(mesa.Model):
         self._next_arrival = end
 
     def _sample_day(self) -> None:
-        self._post_journal()
+        self.post_journal()
         self.population.clinical.stress_due(
             self.time, self.streams["stress"], self.population.treated
         )
         self.daily.sample(self, self.time)
 
     def _review_quarter(self) -> None:
-        self._post_journal()  # pharma and the payers review the quarter's money
+        self.post_journal()  # pharma and the payers review the quarter's money
         self.pharma.review_quarter()
         for payer in self.payers:
             payer.review_quarter()
@@ -336,11 +291,9 @@ class KetasimModel(mesa.Model):
         """Run to ``end_time`` (Mesa's ``run_until``) with the cyclic garbage collector paused.
 
         A run allocates millions of short-lived objects (events, claims, tuples) and makes no
-        reference cycles: every preset's run leaves no cyclic garbage
-        (``tests/test_events.py::test_a_run_makes_no_cyclic_garbage``), and reference counting
-        frees the rest at once. The cyclic collector would only re-traverse the growing
-        population's agents: 0.4 s of a 100,000-patient year and 14 s of a 1,000,000-patient
-        one (timed with ``gc.callbacks``). Its state is restored afterwards (also on an error),
+        reference cycles (``tests/test_events.py::test_a_run_makes_no_cyclic_garbage``);
+        reference counting frees them at once, and the cyclic collector would only re-traverse
+        the growing population's agents. Its state is restored afterwards (also on an error),
         so any cycle made meanwhile (by an observer of the run, say) is collected then.
         """
         was_enabled = gc.isenabled()
@@ -357,31 +310,28 @@ class KetasimModel(mesa.Model):
         When nothing observes ``time``, the events run in ``_advance_unobserved``; a Solara page
         that subscribes gets Mesa's own loop, and payments and care are then posted as each is
         made. Either way the journals are posted before this returns, also after an error, so
-        whoever reads the model next sees every payment (model/postings.py).
+        whoever reads the model next sees every payment.
         """
         try:
             if until <= self.time or self._has_subscribers("time", ObservableSignals.CHANGED):
                 # An observer may read the money at any event: payments are posted as made.
-                self._post_at_once = True
+                self.claims.post_at_once = True
                 super()._advance_time(until)
             else:
                 self._advance_unobserved(until)
         finally:
-            self._post_at_once = False
-            self._post_journal()  # whoever reads the model next sees every payment
+            self.claims.post_at_once = False
+            self.post_journal()
 
     def _advance_unobserved(self, until: float) -> None:
         """Mesa's event loop with less per event (the same events, in the same order).
 
-        Three costs of Mesa's loop are skipped: the observable's setter of ``time``, a Python
-        call per event, is replaced by writing the value it would store; the entries are popped
-        here from the event list's day heap (``BucketedEventList.today``) rather than by a
-        method call per event, and a patient's callback is called directly (a popped entry is
-        never cancelled, which is all ``PatientEvent.execute`` checks); and a patient event
-        that has run is kept for its patient's next booking instead of being garbage
-        (``Patient._schedule``), which saves building an object for most of a run's events. An
-        event that has run is in no list and held by nobody (each handler first forgets the
-        event that called it).
+        The clock is written without the observable's setter; the entries are popped here from
+        the event list's day heap (``BucketedEventList.today``), and a patient's callback is
+        called directly (a popped entry is never cancelled, which is all
+        ``PatientEvent.execute`` checks); a patient event that has run is kept for its
+        patient's next booking (``Patient._schedule``). An event that has run is in no list and
+        held by nobody (each handler first forgets the event that called it).
         """
         event_list = self._event_list
         spent = self._spent_events
@@ -405,6 +355,12 @@ class KetasimModel(mesa.Model):
                     event.execute()
         self.time = until
 
+    def post_journal(self) -> None:
+        """Count the care and post the payments noted so far (``CareJournal``, ``Claims``)."""
+        self.care.count()
+        self.claims.post()
+
+    # ------------------------------------------------------------------ outputs
     def summary(self) -> dict:
         """The end-of-run summary (the ``ketasim run --json`` object)."""
         return summarise(self)
@@ -433,72 +389,10 @@ class KetasimModel(mesa.Model):
         df.insert(0, "scenario", self.scenario.name)
         return df
 
-    # ------------------------------------------------------------------ look-ups for agents
+    # ------------------------------------------------------------------ what agents see
     def payer_of(self, kind: PayerKind) -> Payer | None:
         """The payer agent of a coverage kind (None for the uninsured)."""
         return self._payer_by_kind.get(kind)
-
-    def search_clinics(
-        self,
-        values: tuple[float, ...],
-        earliest: float,
-        now: float,
-        tolerance: float,
-        best_u: float,
-    ) -> tuple[Prescriber | None, float, float, float]:
-        """A search among the clinics a patient hears of (``model.search.best_clinic``).
-
-        Draws the distinct clinics heard of (every clinic when the catchment has no more than
-        a patient hears of) and the taste shocks, then finds the clinic
-        of best utility above ``best_u``: a course's value by business model (``values``,
-        NaN where this patient cannot have it), less the wait from ``now`` to its first free
-        chair from ``earliest`` over ``tolerance``, plus its shock. A dose's chair-hours and a
-        week's are the scenario's, the same at every clinic.
-
-        Returns:
-            ``(the clinic or None, its start, the best utility, the last shock)``: the last
-            shock is therapy alone's.
-        """
-        kernel = self._search
-        if kernel.stale():
-            kernel.bind()
-        picks, pick = self._heard_of(self.clinic_picks, self._hear_of_all)
-        shocks, shock = self.taste_shocks.next_row()
-        best, start, best_u = kernel.entry(
-            *kernel.arrays, picks, pick, shocks, shock, len(self.prescribers),
-            self._hear_of_all, values[0], values[1], values[2], self._chair_room, earliest,
-            now, tolerance, best_u,
-        )  # fmt: skip
-        clinic = self.prescribers[best] if best >= 0 else None
-        return clinic, start, best_u, shocks[shock, -1].item()
-
-    def _heard_of(self, picks: DrawBlock, everyone: bool) -> tuple[np.ndarray, int]:
-        """The next row of draws of who is heard of; nothing is drawn when ``everyone`` is."""
-        return (self._no_picks, 0) if everyone else picks.next_row()
-
-    def call_therapists(self, patient: Patient, ready: float) -> tuple[Therapist | None, float]:
-        """A referral's calls (``model.search.best_therapist``): who offers the earliest slot.
-
-        Draws the distinct therapists called (every one when there are no more than a patient
-        calls); those outside the network of
-        the patient's payer count only for a patient who can pay cash; each offers its first
-        free slot from ``ready`` (``Therapist.next_free_slot``); calls stop at a slot no later
-        than ``ready``.
-
-        Returns:
-            ``(the therapist or None, the slot's time or inf)``.
-        """
-        if not self.therapists:
-            return None, math.inf
-        kernel = self._referral
-        if kernel.stale():
-            kernel.bind()
-        picks, pick = self._heard_of(self.therapist_picks, self._call_all)
-        best, slot = kernel.entry(
-            *kernel.arrays, picks, pick, len(self.therapists), self._call_all,
-            self._therapist_capacity, patient.can_pay_cash, patient.payer_kind, ready,
-        )  # fmt: skip
-        return (self.therapists[best] if best >= 0 else None), slot
 
     def integration_therapist(self, at: float) -> Therapist | None:
         """A therapist with a free slot in the week of ``at``: trained ones first."""
@@ -508,8 +402,8 @@ class KetasimModel(mesa.Model):
 
     def arrivals_per_week(self) -> float:
         """People who started seeking care per week over the last quarter (at least one)."""
-        recent = self._arrival_log[-91:]
-        return max(7.0 * sum(recent) / max(len(recent), 1), 1.0)
+        recent = self._arrival_log[-int(DAYS_PER_QUARTER) :]
+        return max(DAYS_PER_WEEK * sum(recent) / max(len(recent), 1), 1.0)
 
     def market_snapshot(self) -> Market:
         """What clinics see at a quarterly review (counted once, not once per clinic)."""
@@ -520,13 +414,12 @@ class KetasimModel(mesa.Model):
         )
 
     def prescriber_utilisation(self, t: float) -> float:
-        """Mean share of this week's chair-hours booked over the clinics (``utilisation``).
+        """Mean share of this week's chair-hours booked over the clinics.
 
-        Read from the clinics' week book in one go (a row each, in the clinics' order): the
-        same divisions and the same mean as asking each clinic, without 500 calls a day.
+        Read from the clinics' week book in one go (a row each, in the clinics' order).
         """
         counts = self.prescribers[0].weeks.counts
-        week = int(t // DAYS_PER_WEEK)
+        week = week_of(t)
         booked = counts[:, week] if week < counts.shape[1] else np.zeros(len(counts))
         capacity = np.array([clinic.capacity_hours for clinic in self.prescribers])
         with np.errstate(over="ignore"):  # a tiny capacity gives inf, as Python's division
@@ -545,339 +438,29 @@ class KetasimModel(mesa.Model):
         sessions = sum(t.integration_sessions for t in self.therapists)
         clinics = sum(1 for c in self.prescribers if c.business_model is BusinessModel.INTEGRATED)
         # A clinic that has just switched has no history yet: count what one integrated clinic
-        # of this size would book in a year (one session per chair-dose).
-        per_clinic = 52.0 * self.scenario.prescribers.n_chair_hours_per_week / 3.0
+        # of this size would book in a year (one session a dose).
+        pp = self.scenario.prescribers
+        per_clinic = (
+            WEEKS_PER_YEAR * pp.n_chair_hours_per_week / pp.hours_chair_per_integration_session
+        )
         return max(float(sessions), clinics * per_clinic)
 
-    # ------------------------------------------------------------------ billing
-    def _track_billing(
-        self, patient: Patient, code: Code, payee_kind: PartyKind, payee, silo: Silo
-    ) -> None:
-        """Remember who billed a patient's drug and therapy, and to which budget.
-
-        A patient's doses (or sessions) are mostly billed by the same organisation to the same
-        budget as the last one, which changes nothing here; the patient keeps the last
-        (organisation, budget) of each so that such a repeat costs no array reads.
-        """
-        if code is Code.CARE_COORDINATION:
-            self.population.coordinated[patient.idx] = True
-            return
-        if code not in _BILLER_CODES:
-            return
-        drug = code in _DRUG_CODES
-        org = _PAYEE_ORDER[payee_kind] * 100_000_000 + payee.unique_id
-        billed_by = (org, 1 << int(silo))
-        pop = self.population
-        if drug:
-            if patient.drug_billed_by != billed_by:
-                patient.drug_billed_by = self._note_biller(
-                    patient.idx, billed_by, pop.drug_org, pop.drug_silos
-                )
-        elif patient.therapy_billed_by != billed_by:
-            patient.therapy_billed_by = self._note_biller(
-                patient.idx, billed_by, pop.therapy_org, pop.therapy_silos
-            )
-
-    def _note_biller(
-        self, i: int, billed_by: tuple[int, int], orgs: np.ndarray, silos: np.ndarray
-    ) -> tuple[int, int]:
-        """Write a new (organisation, budget bit) for row ``i`` of a drug or therapy column.
-
-        A second organisation billing the same side marks the patient's care as split. Returns
-        the one shared tuple for this (organisation, budget): a million patients keep one each.
-        """
-        org, bit = billed_by
-        note_biller(orgs, silos, self.population.split_orgs, i, org, bit)  # as compiled steps do
-        return self._billers.setdefault(billed_by, billed_by)
-
-    def _pay(
+    # ------------------------------------------------------------------ doses and sessions
+    def give_dose(
         self,
         patient: Patient,
         t: float,
-        code: Code,
-        payee_kind: PartyKind,
-        payee,
-        usd: float,
-        payer: Payer | None,
-    ) -> None:
-        """Pay ``usd`` to ``payee`` for a service: its claims and money, posted with the day's.
-
-        The payer pays it less the patient's cost share (two claims); the patient pays all of
-        it when ``payer`` is None (one claim). What is paid is settled here (the payment's
-        plan); the claims are written and the money moved by ``_post_journal``, before
-        anything reads them (model/postings.py).
-        """
-        plan = self._plan_for(code, payee_kind, usd, payer)
-        self._note(t, patient.idx, plan, self._slot_of[payee])
-        self._track_billing(patient, code, payee_kind, payee, self._plans[plan][0][0][1])
-
-    def _plan_for(self, code: Code, payee_kind: PartyKind, usd: float, payer: Payer | None) -> int:
-        """The number of the plan that pays ``usd`` for ``code`` (made the first time)."""
-        key = (payer, code, usd, payee_kind)
-        plan = self._plan_of.get(key)
-        if plan is None:
-            claims = self._claims_of_payment(code, usd, payer)
-            plan = self._add_plan(key, claims, payee_kind, code, 0.0)
-        return plan
-
-    def _credit(self, patient: Patient, t: float, payee_kind: PartyKind, payee, usd: float) -> None:
-        """Credit ``usd`` to ``payee`` without a claim (a programme paying its own therapist)."""
-        key = ("credit", usd, payee_kind)
-        plan = self._plan_of.get(key)
-        if plan is None:
-            plan = self._add_plan(key, (), payee_kind, Code.PSYCHOTHERAPY_90837, usd)
-        self._note(t, patient.idx, plan, self._slot_of[payee])
-
-    def _note(self, t: float, i: int, plan: int, slot: int) -> None:
-        """Add a payment to the journal (posted at once while an observer watches)."""
-        times, rows, plans, slots = self._journal
-        times.append(t)
-        rows.append(i)
-        plans.append(plan)
-        slots.append(slot)
-        if self._post_at_once:
-            self._post_journal()
-
-    def _note_care(self, t: float, i: int, covered: int) -> None:
-        """Add a dose (``covered`` -1) or a session to the care journal."""
-        times, rows, doses_covered = self._care
-        times.append(t)
-        rows.append(i)
-        doses_covered.append(covered)
-        if self._post_at_once:
-            self._post_journal()
-
-    def _add_plan(
-        self, key: tuple, claims: tuple, payee_kind: PartyKind, code: Code, credit: float
-    ) -> int:
-        """Number a new plan: ``claims`` (see ``_claims_of_payment``) or a bare credit, USD."""
-        plan = len(self._plans)
-        self._plans.append((claims, payee_kind, code, credit))
-        self._plan_of[key] = plan
-        self._plan_table = None  # rebuilt at the next posting
-        return plan
-
-    def _claims_of_payment(self, code: Code, usd: float, payer: Payer | None) -> tuple:
-        """The claims that pay ``usd`` for ``code``: ``(payer id, budget, status, cents, payer)``.
-
-        The payer's share (PAID, in the payer's budget for the code) then the patient's cost
-        share (SELF_PAY, out of pocket, written only when not zero); everything out of pocket
-        when ``payer`` is None. A pure function of its arguments for a run (cost shares and
-        carve-outs are fixed by the scenario), so each payment's plan is worked out once: a
-        run pays a few dozen distinct amounts hundreds of thousands of times.
-
-        Raises:
-            ValueError: ``usd`` is negative (nothing is paid or recorded).
-        """
-        if not usd >= 0.0:
-            raise ValueError(f"a payment must be a non-negative amount, got {usd!r} USD")
-        total = to_cents(usd)
-        if payer is None:
-            return ((OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, total, None),)
-        oop = to_cents(usd * payer.cost_share)
-        silo = payer.silo_for(code)
-        claims = [(int(payer.kind), silo, ClaimStatus.PAID, total - oop, payer)]
-        if oop:
-            claims.append(
-                (OUT_OF_POCKET_PAYER, Silo.OUT_OF_POCKET, ClaimStatus.SELF_PAY, oop, None)
-            )
-        return tuple(claims)
-
-    def revenue_of(self, payee) -> float:
-        """What a clinic or therapist has received over the run, USD (payments made so far)."""
-        self._post_journal()
-        return float(self._revenue[self._slot_of[payee]])
-
-    def _count_care(self) -> None:
-        """Count the care journal's doses and sessions (``postings.count_care``), in order."""
-        if not self._care[1]:
-            return
-        t, rows, covered = (np.array(entries) for entries in self._care)
-        for entries in self._care:
-            del entries[:]
-        pop = self.population
-        tally = self.tally
-        started = np.empty(t.size, dtype=np.int64)
-        n_started = postings.count_care(
-            t,
-            rows,
-            covered,
-            pop.payer_kind,
-            pop.treated,
-            pop.start_day,
-            pop.n_doses,
-            pop.got_dose,
-            pop.n_sessions,
-            pop.got_session,
-            pop.n_doses_in_window,
-            pop.got_in_window,
-            tally.doses_by_day,
-            tally.doses_by_payer,
-            started,
-        )
-        first = started[:n_started]
-        pop.schedule_first_stress(rows[first], t[first], self.streams)
-
-    def _plan_arrays(self) -> tuple[np.ndarray, ...]:
-        """The plans as the arrays ``postings.post`` reads (see its Args)."""
-        if self._plan_table is not None:
-            return self._plan_table
-        n = len(self._plans)
-        n_claims = np.zeros(n, dtype=np.int64)
-        payer_id = np.zeros((n, 2), dtype=np.int64)
-        silo = np.zeros((n, 2), dtype=np.int64)
-        status = np.zeros((n, 2), dtype=np.int64)
-        cents = np.zeros((n, 2), dtype=np.int64)
-        paid = np.zeros((n, 2))
-        budget = np.full((n, 2), -1, dtype=np.int64)
-        kind = np.zeros(n, dtype=np.int64)
-        code = np.zeros(n, dtype=np.int64)
-        total = np.zeros(n, dtype=np.int64)
-        credit = np.zeros(n)
-        budget_row = {payer: k for k, payer in enumerate(self.payers)}
-        for p, (claims, payee_kind, plan_code, usd) in enumerate(self._plans):
-            n_claims[p] = len(claims)
-            kind[p] = PAYEE_INDEX[payee_kind]
-            code[p] = plan_code
-            credit[p] = usd
-            for c, (payer_no, claim_silo, claim_status, claim_cents, payer) in enumerate(claims):
-                payer_id[p, c] = payer_no
-                silo[p, c] = claim_silo
-                status[p, c] = claim_status
-                cents[p, c] = claim_cents
-                paid[p, c] = claim_cents / 100.0
-                if payer is not None:
-                    budget[p, c] = budget_row[payer]
-                if claim_status is not ClaimStatus.DENIED:
-                    total[p] += claim_cents
-        self._plan_table = (
-            n_claims,
-            payer_id,
-            silo,
-            status,
-            cents,
-            paid,
-            budget,
-            kind,
-            code,
-            total,
-            credit,
-        )
-        return self._plan_table
-
-    def _post_journal(self) -> None:
-        """Post the journal's payments (model/postings.py): claims, totals, revenue, budgets.
-
-        The payees' revenue lives in one array (``revenue_of``); the other running totals
-        live on the ledger, the tally, pharma and the payers, and are handed to the compiled
-        pass as arrays and written back, so that readers see plain attributes as before.
-        """
-        self._count_care()
-        if not self._journal[2]:
-            return
-        t, patient, plan, slot = (np.array(entries) for entries in self._journal)
-        for entries in self._journal:
-            del entries[:]
-        table = self._plan_arrays()
-        budget_spend = np.zeros((len(self.payers), len(Silo)))
-        for b, payer in enumerate(self.payers):
-            for budget_silo, usd in payer.quarter_spend.items():
-                budget_spend[b, budget_silo] = usd
-        ledger = self.ledger
-        paid_by_silo = np.array([ledger.paid_by_silo[x] for x in Silo], dtype=np.int64)
-        received = np.array([ledger.received_by_payee_kind[k] for k in PAYEE_INDEX], dtype=np.int64)
-        counts = np.array(
-            [ledger.n_claims, ledger.n_denied, self.pharma_revenue_cents], dtype=np.int64
-        )
-        sums = np.array([self.tally.disc_cost_cents, self.pharma.quarter_revenue])
-        start, cols = ledger.reserve(int(table[0][plan].sum()))
-        end = postings.post(
-            t,
-            patient,
-            plan,
-            slot,
-            *table,
-            PAYEE_INDEX[PartyKind.PHARMA],
-            int(ClaimStatus.DENIED),
-            self._payee_uid,
-            self._revenue,
-            self.population.spend_cents,
-            budget_spend,
-            paid_by_silo,
-            received,
-            counts,
-            sums,
-            1.0 + self.scenario.metrics.p_discount_per_year,
-            ledger.keep_claims,
-            start,
-            cols["day"],
-            cols["patient"],
-            cols["payee_kind"],
-            cols["payee"],
-            cols["payer"],
-            cols["silo"],
-            cols["code"],
-            cols["status"],
-            cols["cents"],
-        )
-        ledger.advance(end)
-        for b, payer in enumerate(self.payers):
-            for budget_silo in payer.quarter_spend:
-                payer.quarter_spend[budget_silo] = float(budget_spend[b, budget_silo])
-        for x in Silo:
-            ledger.paid_by_silo[x] = int(paid_by_silo[x])
-        for k, index in PAYEE_INDEX.items():
-            ledger.received_by_payee_kind[k] = int(received[index])
-        ledger.n_claims, ledger.n_denied, self.pharma_revenue_cents = map(int, counts)
-        self.tally.disc_cost_cents = float(sums[0])
-        self.pharma.quarter_revenue = float(sums[1])
-
-    def bill_service(self, patient: Patient, code: Code, clinic: Prescriber, t: float) -> None:
-        """Bill an intake evaluation (cash clinics charge it to the patient)."""
-        payer = patient.payer
-        if (
-            clinic.business_model is BusinessModel.INFUSION_CASH
-            and not self.scenario.policy.covers_iv_ketamine
-        ):
-            payer = None
-        usd = payer.allowed(code) if payer is not None else self.scenario.payers.usd_psych_eval
-        self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, usd, payer)
-
-    def dose_oop(self, patient: Patient) -> float:
-        """What the patient pays out of pocket for one dose of their course, USD."""
-        payer = patient.payer
-        policy = self.scenario.policy
-        cash = self.scenario.prescribers.usd_cash_iv_price
-        match patient.route:
-            case Route.INFUSION_CASH:
-                if payer is not None and policy.covers_iv_ketamine:
-                    return payer.cost_share * payer.allowed(Code.IV_KETAMINE_INFUSION)
-                return cash
-            case Route.REMS_ESKETAMINE | Route.INTEGRATED:
-                if payer is None:
-                    return cash
-                if patient.route is Route.INTEGRATED and policy.bundled_payment:
-                    n = self.scenario.patients.n_induction_doses
-                    return payer.cost_share * payer.allowed(Code.BUNDLED_EPISODE) / n
-                per_dose = payer.allowed(Code.ESKETAMINE_SESSION_G2083) + payer.allowed(
-                    Code.ESKETAMINE_DRUG
-                )
-                return payer.cost_share * per_dose
-            case _:
-                raise ValueError(f"no dose cost for route {patient.route!r}")
-
-    def give_dose(
-        self, patient: Patient, t: float, rel_relief: float, billing: tuple, book_from: float
+        rel_relief: float,
+        billing: DoseBilling,
+        book_from: float,
     ) -> float:
         """A dose: its clinical update, payments and care, and the chair for the next one.
 
-        The clinical update (``ClinicalState.dose_row``), who billed the drug
-        (``_track_billing``), the dose among those a session may cover (``PendingDoses``) and,
-        unless ``book_from`` is NaN, the chair for the next dose from then on
-        (``Prescriber.next_chair_time`` and ``book``) are one compiled step
-        (``model.doses.give_dose``); the dose's payments (``_dose_plan``), the course's fees
-        (``_pay_course_fees``) and the care are noted in the day's journals here. ``billing``
-        is ``dose_billing``'s for this patient's dose.
+        The clinical update, who billed the drug, the dose among those a session may cover and,
+        unless ``book_from`` is NaN, the chair for the next dose from then on are one compiled
+        step (``doses.give_dose``); the dose's own payments and the course's fees
+        (``Claims.pay_course_fees``) and the care are noted in the day's journals here.
+        ``billing`` is ``Claims.dose_billing``'s for this patient's course.
 
         Returns:
             The next dose's time: NaN when none was to be booked, or when the clinic's week
@@ -898,235 +481,35 @@ class KetasimModel(mesa.Model):
             self.population.pending.grow()  # no room for another pending dose
             kernel.bind()
         if org >= 0:
-            # The kernel wrote who billed the drug (the columns _track_billing keeps): the
-            # patient's memo of it is stale.
+            # The kernel wrote who billed the drug: the patient's memo of it is stale.
             patient.drug_billed_by = None
+        claims = self.claims
         for plan, slot in notes:  # the dose's own payments (the biller is tracked above)
-            self._note(t, i, plan, slot)
+            claims.note(t, i, plan, slot)
         if in_bundle or coordinated:
-            self._pay_course_fees(patient, t, in_bundle, coordinated)
-        self._note_care(t, i, -1)
+            claims.pay_course_fees(patient, t, in_bundle, coordinated)
+        self.care.note(t, i, -1)
         return at
-
-    def dose_billing(self, patient: Patient, esketamine: bool) -> tuple:
-        """What ``give_dose`` needs to bill and book a dose of this patient's course.
-
-        The dose's own payments as (plan, payee slot) and whether it is in a bundle
-        (``_dose_plan``), whether the course earns a monthly coordination fee, who bills the
-        drug (organisation and budget bit, -1 and 0 when no payment says), and the clinic's row
-        in its week book, a dose's chair-hours and the week's room. Fixed while the clinic, its
-        business model, the drug's price and the route are (the patient keeps it meanwhile).
-        """
-        clinic = patient.prescriber
-        payments, in_bundle, tracked = self._dose_plan(patient, esketamine)
-        notes = tuple(
-            (plan, self._slot_of[self.pharma if payee_kind is PartyKind.PHARMA else clinic])
-            for plan, _, payee_kind, _ in payments
-        )
-        org, bit = (-1, 0) if tracked is None else (tracked[0] + clinic.unique_id, tracked[1])
-        room = clinic.capacity_hours + 1e-9  # as next_chair_time
-        return (
-            notes,
-            in_bundle,
-            self._coordinated(patient),
-            org,
-            bit,
-            clinic.row,
-            clinic.dose_hours(),
-            room,
-        )
-
-    def _dose_plan(self, patient: Patient, esketamine: bool) -> tuple[tuple, bool, tuple | None]:
-        """A dose's own payments, whether it is in a bundle, and who bills the drug.
-
-        Planned once for each (route, payer, esketamine or not, drug price); see
-        ``_plan_dose``. The last is None when the dose's payments say nothing of who billed
-        the drug, else (the clinic's organisation less its id, the budget's bit) of the one
-        that does.
-        """
-        key = (patient.route, patient.payer, esketamine, self.pharma.price_per_session)
-        planned = self._dose_payments.get(key)
-        if planned is None:
-            payments, in_bundle = self._plan_dose(patient.route, patient.payer, esketamine)
-            billers = [
-                (_PAYEE_ORDER[payee_kind] * 100_000_000, 1 << int(silo))
-                for _, code, payee_kind, silo in payments
-                if silo is not None and payee_kind is PartyKind.PRESCRIBER and code in _DRUG_CODES
-            ]
-            if len(billers) != sum(silo is not None for *_, silo in payments) or len(billers) > 1:
-                # _plan_dose tracks at most the clinic's fee: the compiled step relies on it.
-                raise ValueError(f"a dose's payments track more than its clinic's fee: {payments}")
-            planned = self._dose_payments[key] = (payments, in_bundle, (billers or [None])[0])
-        return planned
-
-    def _coordinated(self, patient: Patient) -> bool:
-        """Whether the patient's course earns the monthly care-coordination fee."""
-        return (
-            patient.route is Route.INTEGRATED
-            and patient.payer is not None
-            and self.scenario.policy.coordination_payment
-        )
-
-    def _pay_course_fees(
-        self, patient: Patient, t: float, in_bundle: bool, coordinated: bool
-    ) -> None:
-        """At a dose: the course's bundle (at its first dose), the month's coordination fee."""
-        clinic = patient.prescriber
-        payer = patient.payer
-        if in_bundle and not patient.bundle_paid:
-            patient.bundle_paid = True
-            self._pay(
-                patient,
-                t,
-                Code.BUNDLED_EPISODE,
-                PartyKind.PRESCRIBER,
-                clinic,
-                payer.allowed(Code.BUNDLED_EPISODE),
-                payer,
-            )
-        if coordinated:
-            month = int(t // DAYS_PER_MONTH)
-            if patient.coordination_months is None:
-                patient.coordination_months = set()
-            if month not in patient.coordination_months:
-                patient.coordination_months.add(month)
-                self._pay(
-                    patient,
-                    t,
-                    Code.CARE_COORDINATION,
-                    PartyKind.PRESCRIBER,
-                    clinic,
-                    payer.allowed(Code.CARE_COORDINATION),
-                    payer,
-                )
-
-    def _plan_dose(self, route: Route, payer: Payer | None, esketamine: bool) -> tuple[tuple, bool]:
-        """A dose's own payments, and whether the dose is inside a bundle.
-
-        The payments are ``(plan, code, payee kind, budget)`` each, in billing order (the budget
-        None for a payment that says nothing about who billed the drug); a bundle's
-        fee is paid once a course, by ``_pay_course_fees``. Infusion clinics bill the infusion (to a
-        payer that covers IV ketamine, else cash); esketamine is the REMS session fee to the
-        clinic and the drug to pharma; inside a bundle a dose bills nothing itself; otherwise
-        the infusion is paid cash.
-        """
-        policy = self.scenario.policy
-        cash = self.scenario.prescribers.usd_cash_iv_price
-        iv = Code.IV_KETAMINE_INFUSION
-        clinic = PartyKind.PRESCRIBER
-        if route is Route.INFUSION_CASH:
-            if payer is not None and policy.covers_iv_ketamine:
-                fees = [(iv, clinic, payer.allowed(iv), payer)]
-            else:
-                fees = [(iv, clinic, cash, None)]
-        elif esketamine:
-            fees = [
-                (
-                    Code.ESKETAMINE_SESSION_G2083,
-                    clinic,
-                    payer.allowed(Code.ESKETAMINE_SESSION_G2083),
-                    payer,
-                ),
-                (
-                    Code.ESKETAMINE_DRUG,
-                    PartyKind.PHARMA,
-                    payer.allowed(Code.ESKETAMINE_DRUG),
-                    payer,
-                ),
-            ]
-        elif route is Route.INTEGRATED and payer is not None and policy.bundled_payment:
-            return (), True  # the bundle, paid at the course's first dose (_pay_course_fees)
-        else:
-            fees = [(iv, clinic, cash, None)]
-        payments = []
-        for code, payee_kind, usd, fee_payer in fees:
-            plan = self._plan_for(code, payee_kind, usd, fee_payer)
-            # No budget for what bills neither side (the drug paid to pharma): give_dose then
-            # has no biller to track, decided here once rather than at every dose.
-            silo = self._plans[plan][0][0][1] if code in _BILLER_CODES else None
-            payments.append((plan, code, payee_kind, silo))
-        return tuple(payments), False
-
-    def bill_session(self, patient: Patient, t: float) -> bool:
-        """Bill one therapy session; False when nobody will pay for it."""
-        payer = patient.payer
-        policy = self.scenario.policy
-        tp = self.scenario.therapists
-        year = int(t // DAYS_PER_YEAR)
-        therapist = patient.therapist
-        code = Code.PSYCHOTHERAPY_90837
-        used = patient.sessions_used(year)
-        within_cap = payer is not None and used < payer.n_session_cap
-        if patient.integrated_sessions:
-            clinic = patient.prescriber
-            if clinic is None:
-                return False
-            # The programme pays its own therapist first, in every case below.
-            if therapist is not None:
-                self._credit(
-                    patient,
-                    t,
-                    PartyKind.THERAPIST,
-                    therapist,
-                    self.scenario.prescribers.usd_integration_session_cost,
-                )
-            if payer is not None and policy.bundled_payment:
-                # Inside the bundle: no claim to a payer.
-                self._track_billing(
-                    patient, Code.PSYCHOTHERAPY_90837, PartyKind.PRESCRIBER, clinic, Silo.BUNDLE
-                )
-                return True
-            if payer is not None and within_cap and clinic.bills_therapy(payer):
-                self.population.use_session(patient.idx, year, used + 1)
-                self._pay(
-                    patient, t, code, PartyKind.PRESCRIBER, clinic, payer.allowed(code), payer
-                )
-                return True
-            if payer is None and patient.can_pay_cash:
-                self._pay(patient, t, code, PartyKind.PRESCRIBER, clinic, tp.usd_cash_rate, None)
-                return True
-            if payer is None:
-                return False
-            # The programme provides the session unpaid (its integrated model promises it).
-            drug_silo = Silo.MEDICAL
-            self._track_billing(patient, code, PartyKind.PRESCRIBER, clinic, drug_silo)
-            return True
-        if therapist is None:
-            return False
-        if within_cap and therapist.accepts(payer.kind):
-            self.population.use_session(patient.idx, year, used + 1)
-            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, payer.allowed(code), payer)
-            return True
-        if patient.can_pay_cash:
-            self._pay(patient, t, code, PartyKind.THERAPIST, therapist, tp.usd_cash_rate, None)
-            return True
-        return False
 
     def therapy_session(
         self, patient: Patient, therapist: Therapist, t: float, book_from: float
     ) -> tuple[SessionOutcome, float]:
         """A booked session with ``therapist`` outside an integrated programme.
 
-        Attendance, who pays (as ``bill_session``: the payer within its cap and network, else
-        cash), the session's gains, the doses it covers (as ``record_session``) and, unless
-        ``book_from`` is NaN, the booking of the next session with the same therapist from
-        then on are one compiled step (``model.sessions.attend_therapy``) on the population's
-        arrays and the therapists' week book; the payment and the care are then noted in the
-        day's journals. A missed or unpaid session changes nothing here (the patient handles
-        it).
+        Attendance, who pays (``payments.referred_session_payer``: the payer within its cap
+        and network, else cash, else nobody), the session's gains, the doses it covers and,
+        unless ``book_from`` is NaN, the booking of the next session with the same therapist
+        are one compiled step (``sessions.attend_therapy``); the payment and the care are then
+        noted in the day's journals. A missed or unpaid session changes nothing here (the
+        patient handles it).
 
         Returns:
             What came of the session, and the next session's time: NaN when none was to be
             booked, or when the book must widen first (``Therapist.book`` does that).
         """
         payer = patient.payer
-        terms = self._session_terms.get(payer)
-        if terms is None:
-            code = Code.PSYCHOTHERAPY_90837
-            # The budget of a payment's first claim (_claims_of_payment): the payer's for the
-            # code, and out of pocket in cash.
-            by_payer = 0 if payer is None else 1 << int(payer.silo_for(code))
-            terms = self._session_terms[payer] = [by_payer, 1 << int(Silo.OUT_OF_POCKET), -1, -1]
+        claims = self.claims
+        terms = claims.terms_by_payer.get(payer) or claims.session_terms(payer)
         i = patient.idx
         kernel = self._therapy
         if kernel.stale():
@@ -1140,8 +523,8 @@ class KetasimModel(mesa.Model):
             -1 if payer is None else payer.n_session_cap,
             payer is not None and payer.kind in therapist.in_network,
             patient.can_pay_cash,
-            terms[0],
-            terms[1],
+            terms.bit_by_payer,
+            terms.bit_cash,
             _THERAPIST_ORG + therapist.unique_id,
             therapist.row,
             therapist.capacity,
@@ -1151,170 +534,36 @@ class KetasimModel(mesa.Model):
             return SessionOutcome(outcome), math.nan
         if filled:
             self.pool.note_booking(therapist, int(at // DAYS_PER_WEEK))
-        # The kernel wrote who billed the therapy (the columns _track_billing keeps): the
-        # patient's memo of it is stale.
+        # The kernel wrote who billed the therapy: the patient's memo of it is stale.
         patient.therapy_billed_by = None
-        # The payment's plan: the payer's in-network fee or the cash rate, numbered the first
-        # time it is paid (as _pay would).
-        plan = terms[2] if by_payer else terms[3]
-        if plan < 0:
-            code = Code.PSYCHOTHERAPY_90837
-            if by_payer:
-                plan = terms[2] = self._plan_for(
-                    code, PartyKind.THERAPIST, payer.allowed(code), payer
-                )
-            else:
-                usd = self.scenario.therapists.usd_cash_rate
-                plan = terms[3] = self._plan_for(code, PartyKind.THERAPIST, usd, None)
-        self._note(t, i, plan, self._slot_of[therapist])
+        plan = terms.plan_by_payer if by_payer else terms.plan_cash
+        if plan < 0:  # the first session paid this way
+            plan = claims.session_plan(terms, payer, by_payer)
+        claims.note(t, i, plan, claims.slot_of[therapist])
         self.tally.count_session(self.population.pending, n_delays)
-        self._note_care(t, i, covered)
-        self._end_therapy_wait(patient, t)
+        self.care.note(t, i, covered)
         return SessionOutcome.ATTENDED, at
 
-    # ------------------------------------------------------------------ tallies for agents
     def record_session(self, patient: Patient, t: float) -> None:
-        """A therapy or integration session took place (counted with the day's care)."""
+        """An integration session took place (counted with the day's care)."""
         covered = self.tally.session(
             t, self.population.pending, patient.idx, int(patient.payer_kind)
         )
-        self._note_care(t, patient.idx, covered)
-        self._end_therapy_wait(patient, t)
-
-    def _end_therapy_wait(self, patient: Patient, t: float) -> None:
-        """A session at ``t`` ends the patient's wait for a first session, if they waited."""
-        if not math.isnan(patient.therapy_requested_at):
-            self.tally.therapy_waits.append(t - patient.therapy_requested_at)
-            self.tally.n_waiting_for_therapy -= 1
-            patient.therapy_requested_at = math.nan
-
-    def record_therapy_request(self, patient: Patient, t: float) -> None:
-        """A patient starts waiting for a first therapy session."""
-        self.tally.n_waiting_for_therapy += 1
-
-    def cancel_therapy_request(self, patient: Patient) -> None:
-        """A patient stops waiting for a first session without having one."""
-        if not math.isnan(patient.therapy_requested_at):
-            self.tally.n_waiting_for_therapy -= 1
-            patient.therapy_requested_at = math.nan
-
-    def record_missed_session(self, patient: Patient) -> None:
-        """A booked session was missed."""
-        self.tally.n_missed += 1
+        self.care.note(t, patient.idx, covered)
 
     def record_prior_auth(self, patient: Patient, approved: bool, t_decision: float) -> None:
         """A prior-authorisation request now, and its decision at ``t_decision``.
 
-        A denial is written to the ledger (and counted) when it is decided, not when it is
-        asked for, so that no claim is dated after the moment it is written: a denial still
-        pending when the run ends is not in the run's ledger.
+        A denial is written to the ledger (and counted) when it is decided
+        (``Claims.deny_prior_auth``).
         """
         self.tally.n_pa_requests += 1
-        if approved:
-            return
-        payer = patient.payer
-        claim = (
-            t_decision,
-            patient.idx,
-            patient.prescriber.unique_id,
-            int(payer.kind),
-            to_cents(payer.allowed(Code.ESKETAMINE_DRUG)),
-        )
-        if t_decision <= self.time:
-            self._write_pa_denial(*claim)
-            return
-        heapq.heappush(self._pending_pa_denials, claim)
-        self.schedule_event(self._flush_pa_denials, at=t_decision)
-
-    def _flush_pa_denials(self) -> None:
-        """Write the prior-authorisation denials decided by now, earliest first."""
-        pending = self._pending_pa_denials
-        while pending and pending[0][0] <= self.time:
-            self._write_pa_denial(*heapq.heappop(pending))
-
-    def _write_pa_denial(
-        self, t: float, idx: int, prescriber_id: int, payer_kind: int, cents: int
-    ) -> None:
-        self.tally.n_pa_denied += 1
-        key = ("denied", payer_kind, cents)
-        plan = self._plan_of.get(key)
-        if plan is None:
-            claims = ((payer_kind, Silo.MEDICAL, ClaimStatus.DENIED, cents, None),)
-            plan = self._add_plan(key, claims, PartyKind.PRESCRIBER, Code.PRIOR_AUTH_REQUEST, 0.0)
-        self._note(t, idx, plan, self._prescriber_slot[prescriber_id])
+        if not approved:
+            self.claims.deny_prior_auth(patient, t_decision)
 
     def update_outcomes(
         self, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray
     ) -> None:
-        """Daily outcome bookkeeping: first response, relapse, durable remission, QALYs."""
-        pop = self.population
-        mp = self.scenario.metrics
-        remission_days = np.zeros(len(PayerKind), dtype=np.int64)
-        lost_rows = np.empty(treated.size, dtype=np.int64)
-        n_lost = outcomes.record_day(
-            float(t),
-            treated,
-            resp,
-            remit,
-            float(mp.dur_durable_days),
-            float(mp.u_remission),
-            float(mp.u_response),
-            float(mp.u_nonresponse),
-            float(discount_factor(t, mp.p_discount_per_year)),
-            pop.start_day,
-            pop.first_response_day,
-            pop.relapse_day,
-            pop.responding,
-            pop.remitting,
-            pop.durable_checked,
-            pop.durable_remission,
-            pop.qalys,
-            pop.payer_kind,
-            remission_days,
-            lost_rows,
-        )
-        for payer in self.payers:
-            payer.quarter_remission_days += float(remission_days[payer.kind])
-        lost_rows = lost_rows[:n_lost].tolist()
-        for i in lost_rows:
-            patient = self._patients[i]
-            if patient is not None and patient.state is PathwayState.DISCHARGED:
-                patient.relapse()
-        if t >= self.days:
-            self._finalise_qalys()
-
-    def _finalise_qalys(self) -> None:
-        """Add the untreated days' QALYs (utility of an untreated episode) for every patient."""
-        pop = self.population
-        mp = self.scenario.metrics
-        start = np.where(np.isnan(pop.start_day), np.inf, pop.start_day)
-        untreated_samples = np.clip(np.ceil(start) - 1, 0, self.days).astype(int)
-        pop.qalys += mp.u_untreated * self._cum_discount[untreated_samples]
-
-
-def warm_up_kernels() -> None:
-    """Compile the model's Numba kernels now: once per process, a few seconds the first time.
-
-    Called by every new model, so that compiling never falls inside a run (the first day's
-    doses, a timed benchmark, a run with a time limit); later calls cost nothing.
-    """
-    clinical_rows.warm_up()
-    outcomes.warm_up()
-    postings.warm_up()
-    sessions.warm_up()
-    doses.warm_up()
-    search.warm_up()
-
-
-def run_scenario(
-    scenario: Scenario,
-    n_patients: int | None = None,
-    days: int | None = None,
-    seed: int | None = None,
-    replication: int = 0,
-    keep_claims: bool = True,
-) -> KetasimModel:
-    """Build and run one model; return it for its frames and summary."""
-    model = KetasimModel(scenario, n_patients, days, seed, replication, keep_claims)
-    model.run()
-    return model
+        """The day's outcomes (``outcomes.record_outcomes``); those who lost response relapse."""
+        for patient in outcomes.record_outcomes(self, t, treated, resp, remit):
+            patient.relapse()

@@ -1,22 +1,28 @@
-"""The daily outcome bookkeeping of every treated patient, compiled with Numba.
+"""The daily outcome bookkeeping of every treated patient: response, relapse, remission, QALYs.
 
-``KetasimModel.update_outcomes`` runs once a day over every treated patient: first response,
-loss of response, durable remission, the day's QALYs and the payers' remission days. In NumPy
-that is about twenty gathers, masks and scatters over the treated rows (~150 us a day at 10,000
-patients); one compiled pass over the rows does the same in a fraction of it. The arithmetic is
-the NumPy version's, in the same order (``tests/test_metrics.py`` checks it against that). The
-compiled code is cached on disk (``__pycache__``).
+Once a day, after the daily sample has read every treated patient's severity
+(``DailyRecorder.sample``), ``record_outcomes`` notes first responses, losses of response,
+durable remission, the day's QALYs and the payers' remission-days, in one compiled pass over
+the treated rows (``record_day``), and hands back the discharged patients who lost response.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from numba import njit
 
+from agents import calendar
+from agents.calendar import DAYS_PER_YEAR
+from agents.clinical_rows import key_cache_on_maths
+from agents.codes import PayerKind
+from agents.patient import PathwayState
+from model.metrics import discount_factor
 
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+# The kernels read the calendar's constants: their on-disk cache is keyed on it too.
+_CACHE = key_cache_on_maths(__name__, calendar.__file__)
+
+
+@njit(cache=_CACHE)
 def record_day(
     t,
     rows,
@@ -82,37 +88,50 @@ def record_day(
             durable_remission[i] = remit[j]
             durable_checked[i] = True
         util = u_remission if remit[j] else (u_response if resp[j] else u_nonresponse)
-        qalys[i] += util * weight / 365.0
+        qalys[i] += util * weight / DAYS_PER_YEAR
         if remit[j]:
             remission_days[payer_kind[i]] += 1
     return n_lost
 
 
-@functools.cache
-def warm_up() -> None:
-    """Compile ``record_day`` now (once per process)."""
-    one = np.zeros(1, dtype=np.int64)
-    yes = np.ones(1, dtype=bool)
-    col = np.zeros(1)
-    record_day(
-        1.0,
-        one,
-        yes,
-        yes,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        col.copy(),
-        col.copy(),
-        col.copy(),
-        yes.copy(),
-        yes.copy(),
-        yes.copy(),
-        yes.copy(),
-        col.copy(),
-        np.zeros(1, dtype=np.int8),
-        one.copy(),
-        one.copy(),
-    )
+def record_outcomes(model, t: float, treated: np.ndarray, resp: np.ndarray, remit: np.ndarray):
+    """Day ``t``'s outcome bookkeeping of a run (``record_day``), and the run's last QALYs.
+
+    Adds the day's remission-days to each payer's quarter; on the run's last day adds every
+    patient's untreated days' QALYs (``finalise_qalys``).
+
+    Returns:
+        The discharged patients who lost response today, in row order (they may relapse).
+    """
+    pop = model.population
+    mp = model.scenario.metrics
+    remission_days = np.zeros(len(PayerKind), dtype=np.int64)
+    lost_rows = np.empty(treated.size, dtype=np.int64)
+    n_lost = record_day(
+        float(t), treated, resp, remit, float(mp.dur_durable_days), float(mp.u_remission),
+        float(mp.u_response), float(mp.u_nonresponse),
+        float(discount_factor(t, mp.p_discount_per_year)), pop.start_day,
+        pop.first_response_day, pop.relapse_day, pop.responding, pop.remitting,
+        pop.durable_checked, pop.durable_remission, pop.qalys, pop.payer_kind, remission_days,
+        lost_rows,
+    )  # fmt: skip
+    for payer in model.payers:
+        payer.quarter_remission_days += float(remission_days[payer.kind])
+    patients = model._patients
+    discharged = PathwayState.DISCHARGED
+    lost = [patients[i] for i in lost_rows[:n_lost].tolist()]
+    if t >= model.days:
+        finalise_qalys(model)
+    return [p for p in lost if p is not None and p.state is discharged]
+
+
+def finalise_qalys(model) -> None:
+    """Add the untreated days' QALYs (utility of an untreated episode) for every patient."""
+    pop = model.population
+    mp = model.scenario.metrics
+    days = np.arange(1, model.days + 1)
+    daily = discount_factor(days, mp.p_discount_per_year) / DAYS_PER_YEAR
+    cum_discount = np.concatenate([[0.0], np.cumsum(daily)])
+    start = np.where(np.isnan(pop.start_day), np.inf, pop.start_day)
+    untreated_samples = np.clip(np.ceil(start) - 1, 0, model.days).astype(int)
+    pop.qalys += mp.u_untreated * cum_discount[untreated_samples]

@@ -46,7 +46,7 @@ class MetricsParams(BaseModel):
         0.5, description="A session counts as in the window from this long after a dose, days."
     )
     window_end_days: Annotated[float, Field(gt=0.0, le=60.0)] = Field(
-        7.0, description="... until this long after the dose, days (DESIGN §5 default)."
+        7.0, description="... until this long after the dose, days (a week: the plasticity window)."
     )
     max_delay_days: Annotated[float, Field(gt=0.0, le=365.0)] = Field(
         60.0,

@@ -2,7 +2,7 @@
 
 One row a patient, for every patient from day 0. Patient agents (created when a person starts
 seeking care) write their row at events; the daily sample reads all rows at once with NumPy, so
-metrics need no Python loop over patients (DESIGN §1).
+metrics need no Python loop over patients (docs/ODD.md §1.2).
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ class Population:
         )
         cash = np.array([pp.cash_shares()[PayerKind(int(k))] for k in kinds])
         self.can_pay_cash = rng.random(n) < cash[self.payer_kind]
-        # Beta with mean mean_adherence and moderate spread (assumption).
-        a = 8.0 * pp.mean_adherence
-        self.adherence = rng.beta(max(a, 1e-3), max(8.0 - a, 1e-3), n)
+        # Beta with mean mean_adherence; its shapes at least a thousandth (numeric: a mean of
+        # 0 or 1 would give a shape of 0, which NumPy refuses).
+        concentration = pp.n_adherence_concentration
+        a = concentration * pp.mean_adherence
+        self.adherence = rng.beta(max(a, 1e-3), max(concentration - a, 1e-3), n)
         self.wait_tolerance = rng.exponential(pp.dur_wait_tolerance_days, n)
         self.clinical = ClinicalState(
             *cm.draw_baselines(rng, n, scenario.clinical), scenario.clinical
@@ -63,7 +65,7 @@ class Population:
         self.durable_remission = np.zeros(n, dtype=bool)
         self.qalys = np.zeros(n)
         self.spend_cents = np.zeros(n, dtype=np.int64)
-        # Billing of each patient's care, for the fragmentation index (DESIGN §5).
+        # Billing of each patient's care, for the fragmentation index (docs/ODD.md §3.4).
         self.drug_org = np.full(n, -1, dtype=np.int64)
         self.therapy_org = np.full(n, -1, dtype=np.int64)
         self.drug_silos = np.zeros(n, dtype=np.int8)
@@ -125,7 +127,7 @@ class Population:
 
     # -- read at the daily sample ----------------------------------------------------------
     def categories(self) -> np.ndarray:
-        """Each row's care category (DESIGN §5 pathway shares)."""
+        """Each row's care category (docs/ODD.md §3.4 pathway shares)."""
         cat = np.full(self.n, CareCategory.UNTREATED, dtype=np.int8)
         cat[self.got_session & ~self.got_dose] = CareCategory.THERAPY_ONLY
         cat[self.got_dose] = CareCategory.DRUG_ONLY

@@ -1,28 +1,28 @@
 """The day's payments and care posted in compiled passes: claims, totals, who got the money.
 
-A payment (a dose's fee, the drug, a session, an intake, a denial) used to be posted as it was
-made: its claims written to the ledger, the patient's spending, the discounted cost, the payee's
-revenue and the payer's quarterly budget each updated by Python at the event, about 2 us a
-payment and a sixth of a 100,000-patient run. What is paid is decided at the event (which claims,
-to whom, at what amount: a *plan*, see ``KetasimModel._pay``); nothing reads the money until the
-day's sample, a quarterly review or the end of a run. So the event only notes
-``(time, patient, plan, payee)`` in the model's journal, and ``post`` applies the journal's
-payments, in the order they were made, before anything reads them.
-
-The arithmetic is the same as posting at the event, in the same order per total (each running
-total receives the same additions in the same sequence), so a run is unchanged to the bit
-(``benchmarks/equivalence.py --exact``). The compiled code is cached on disk (``__pycache__``).
+What is paid is decided at the event (which claims, to whom, at what amount: a *plan*, see
+``model/claims.py``); nothing reads the money until the day's sample, a quarterly review, the
+end of an advance of the clock or a payee's revenue is read. So the event only notes
+``(time, patient, plan, payee)`` in the journal, and ``post`` applies the journal's payments,
+in the order they were made: the claims to the ledger, the patient's spending, the discounted
+cost, the payee's revenue and the payer's quarterly budget. ``count_care`` does the same for
+the doses and sessions given (``model/care.py``). Each running total receives its additions in
+the order they were made, as if posted at the event.
 """
 
 from __future__ import annotations
 
-import functools
-
-import numpy as np
 from numba import njit
 
+from agents import calendar
+from agents.calendar import DAYS_PER_YEAR
+from agents.clinical_rows import key_cache_on_maths
 
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+# The kernels read the calendar's constants: their on-disk cache is keyed on it too.
+_CACHE = key_cache_on_maths(__name__, calendar.__file__)
+
+
+@njit(cache=_CACHE)
 def post(
     t,
     patient,
@@ -67,8 +67,8 @@ def post(
     Args:
         t: Each payment's time (the journal, in the order the payments were made).
         patient: Each payment's patient row.
-        plan: Each payment's plan number (``KetasimModel._plans``).
-        slot: Each payment's payee slot (``KetasimModel._payees``).
+        plan: Each payment's plan number (``Claims.plans``).
+        slot: Each payment's payee slot (``Claims.enrol_payees``).
         n_claims: Claims of each plan (0: a bare credit to the payee).
         payer_id: Each plan's claims' payer id (the ledger's payer column), per claim.
         silo: Each plan's claims' budget, per claim.
@@ -115,7 +115,7 @@ def post(
             revenue[s] += credit[p]
             continue
         # metrics.discount_factor for one time (the same expression: C's pow, as Python's).
-        discount = discount_base ** (-when / 365.0)
+        discount = discount_base ** (-when / DAYS_PER_YEAR)
         k = kind[p]
         for c in range(n_claims[p]):
             amount = cents[p, c]
@@ -149,73 +149,7 @@ def post(
     return row
 
 
-@functools.cache
-def warm_up() -> None:
-    """Compile ``post`` and ``count_care`` now (once per process), for a model's types."""
-    flag = np.zeros(1, dtype=bool)
-    count = np.zeros(1, dtype=np.int32)
-    count_care(
-        np.zeros(1),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int8),
-        flag.copy(),
-        np.zeros(1),
-        count.copy(),
-        flag.copy(),
-        count.copy(),
-        flag.copy(),
-        count.copy(),
-        flag.copy(),
-        np.zeros(1, dtype=np.int64),
-        np.zeros((1, 1), dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
-    )
-    i8 = np.zeros(1, dtype=np.int64)
-    f8 = np.zeros(1)
-    pair_i8 = np.zeros((1, 2), dtype=np.int64)
-    post(
-        f8.copy(),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        pair_i8.copy(),
-        np.zeros((1, 2)),
-        np.full((1, 2), -1, dtype=np.int64),
-        i8.copy(),
-        i8.copy(),
-        i8.copy(),
-        f8.copy(),
-        2,
-        3,
-        i8.copy(),
-        f8.copy(),
-        i8.copy(),
-        np.zeros((1, 4)),
-        np.zeros(4, dtype=np.int64),
-        np.zeros(3, dtype=np.int64),
-        np.zeros(3, dtype=np.int64),
-        np.zeros(2),
-        1.03,
-        False,
-        0,
-        np.empty(0),
-        np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int8),
-        np.empty(0, dtype=np.int64),
-    )
-
-
-@njit(cache=True)  # self-contained: Numba's own cache key (this file) is enough
+@njit(cache=_CACHE)
 def count_care(
     t,
     rows,

@@ -1,32 +1,26 @@
-"""A search for care among the clinics a patient hears of, and a referral's calls, compiled.
+"""The search for care, compiled: which clinic a patient picks, which therapist a referral reaches.
 
-A 100,000-patient year has about 107,000 searches (arrivals, retries and returns after a
-relapse). Each looks at up to ``n_candidate_clinics`` distinct clinics: the value of a course
-under the clinic's business model, its taste shock, and, for a clinic that could still win,
-the first week with a free chair. ``best_clinic`` runs that loop over the clinics' arrays in one
-compiled call; the patient's Python (``Patient.seek_care``) prices the business models before
-and compares with therapy alone after, as before. A referral to therapy (about 67,000 a year)
-calls up to ``n_calls`` therapists for their first free slot: ``best_therapist``. The
-arithmetic is the Python's, in the same order (``tests/test_search.py`` runs searches and
-referrals both ways and requires the same runs), so runs are unchanged.
+``best_clinic`` looks at the distinct clinics a patient hears of: the value of a course under
+the clinic's business model (``Patient._course_values``), less the wait to its first week with
+a free chair over the patient's tolerance, plus a taste shock; the best above the outside
+option wins. ``best_therapist`` calls the therapists of a referral for their first free slot.
+``model/market.py`` draws who is heard of and calls them (``CareSearch``).
 """
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
-from agents.weeks import DAYS_PER_WEEK, chair_week, free_week, week_time
-from model.sessions import B1, F8, I8, BoundKernel, compiled_for
+from agents.calendar import week_of
+from agents.weeks import chair_week, free_week, week_time
 
 # The kernels compile agents/weeks.py's functions into their own code: the cache is keyed on it.
-_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__, calendar.__file__)
 
 
 @register_jitable
@@ -83,7 +77,7 @@ def best_clinic(
     values = (v0, v1, v2)
     best, best_start = -1, np.nan
     soonest = (earliest - now) / tolerance
-    first_week = int(earliest // DAYS_PER_WEEK)
+    first_week = week_of(earliest)
     n = n_clinics if every_clinic else picks.shape[1]
     j = 0
     for m in range(n):
@@ -122,7 +116,7 @@ def best_therapist(
         ``(therapist row or -1, the slot's time or inf)``.
     """
     best, best_t = -1, np.inf
-    first_week = int(ready // DAYS_PER_WEEK)
+    first_week = week_of(ready)
     n = n_therapists if every_therapist else picks.shape[1]
     for m in range(n):
         c = candidate(picks, pick, m, every_therapist)
@@ -136,66 +130,3 @@ def best_therapist(
             if slot <= ready:
                 break
     return best, best_t
-
-
-class ReferralKernel(BoundKernel):
-    """``best_therapist`` on a run's therapists (``KetasimModel.call_therapists``)."""
-
-    kernel = best_therapist
-    # After the bound arrays: the block of draws and its row, then n_therapists to ready.
-    scalars = (numba.types.Array(numba.int64, 2, "C"), I8, I8, B1, I8, B1, I8, F8)
-
-    def __init__(self, population, weeks, networks) -> None:
-        super().__init__(population, weeks)
-        self._networks = networks
-
-    def _arrays(self) -> tuple:
-        return (self._weeks.counts, self._networks)
-
-
-class SearchKernel(BoundKernel):
-    """``best_clinic`` on a run's clinics (``KetasimModel.search_clinics``)."""
-
-    kernel = best_clinic
-    # The types of its arguments after the bound arrays: the two blocks of draws and their
-    # rows, then n_clinics to best_u.
-    scalars = (
-        numba.types.Array(numba.int64, 2, "C"),
-        I8,
-        numba.types.Array(numba.float64, 2, "C"),
-        I8,
-        I8,
-        B1,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-        F8,
-    )
-
-    def __init__(self, population, weeks, models, needs) -> None:
-        super().__init__(population, weeks)
-        self._models = models
-        self._needs = needs
-
-    def _arrays(self) -> tuple:
-        return (self._models, self._weeks.counts, self._needs)
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernels once per process, for the arrays a run binds."""
-    args = (np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4), dtype=bool))
-    types = tuple(numba.typeof(a) for a in args) + ReferralKernel.scalars
-    compiled_for(best_therapist, types)(
-        *args, np.zeros((1, 2), dtype=np.int64), 0, 1, True, 6, True, 0, 3.0
-    )
-    args = (np.zeros(1, dtype=np.int8), np.zeros((1, 2)), np.ones(3))
-    types = tuple(numba.typeof(a) for a in args) + SearchKernel.scalars
-    compiled_for(best_clinic, types)(
-        *args, np.zeros((1, 2), dtype=np.int64), 0, np.zeros((1, 3)), 0, 1, False,
-        1.0, np.nan, 0.5, 20.0, 3.0, 1.0, 10.0, -1.0,
-    )  # fmt: skip

@@ -1,43 +1,37 @@
-"""A therapy session's common path, compiled; the pending doses it covers; compiled calls.
+"""A therapy session outside an integrated programme, compiled; the doses a session covers.
 
-A 100,000-patient year has about a quarter of a million therapy sessions. Each one checks
-attendance against the patient's acute relief, bills the session (the payer within its cap and
-network, else cash), applies the session's layer gains, counts which of the patient's recent
-doses it covered and books the next one: about 8 us of Python in a dozen calls.
-``attend_therapy`` does all of that in one compiled call for a session outside an integrated
-programme, the common case; the Python of ``KetasimModel.therapy_session`` around it only notes
-the payment and the care in the day's journals (model/postings.py). What is rare (a missed
-session, nobody paying, a programme's integration session) stays in Python and reads the same
-arrays.
-
-The arithmetic is the Python's, in the same order (``tests/test_sessions.py`` runs both and
-requires identical runs), so runs are unchanged. ``BoundKernel`` (calling a kernel through its
-compiled entry point with a run's arrays) and the pending doses serve ``model.doses`` and
-``model.search`` too.
+``attend_therapy`` checks attendance against the patient's acute relief
+(``clinical.p_attend``), decides who pays (``payments.referred_session_payer``) and notes the
+biller, applies the session's layer gains, counts which of the patient's recent doses it
+covered (``cover_doses``: the integrated delivery rate's window, docs/ODD.md §3.4) and books the
+next session with the same therapist, in one compiled call; ``KetasimModel.therapy_session``
+notes the payment and the care in the day's journals. An integration session inside a
+programme takes the Python path (``Patient.attend_session``) and reads the same arrays.
+``PendingDoses`` keeps each patient's doses not yet covered by a session.
 """
 
 from __future__ import annotations
 
-import functools
-
-import numba
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from agents import calendar, payments
 from agents import clinical as cm
 from agents import clinical_rows as rows
 from agents import weeks as week_rules
+from agents.calendar import week_of, year_of
 from agents.patient import SessionOutcome
-from agents.weeks import DAYS_PER_WEEK, free_week, week_time
-
-# Numba's types of the kernels' scalar arguments (``BoundKernel.scalars``).
-F8, I8, B1 = numba.float64, numba.int64, numba.boolean
+from agents.weeks import free_week, week_time
 
 # A session's outcome (``attend_therapy``'s first value), as plain ints for compiled code.
 ATTENDED = int(SessionOutcome.ATTENDED)
 MISSED = int(SessionOutcome.MISSED)
 UNPAID = int(SessionOutcome.UNPAID)
+
+# Who pays a session (``payments.SessionPayer``), as plain ints for compiled code.
+BY_PAYER = int(payments.SessionPayer.PAYER)
+NOBODY = int(payments.SessionPayer.NOBODY)
 
 # Rows of a population's ``sessions`` array: each patient's covered sessions in a calendar year.
 SESSION_YEAR, SESSIONS_USED = 0, 1
@@ -48,7 +42,9 @@ PENDING_WIDTH = 8
 
 # The kernels below compile clinical_rows', clinical's and agents/weeks.py's functions into their
 # own code, so their on-disk cache is keyed on those files too.
-_CACHE = rows.key_cache_on_maths(__name__, week_rules.__file__)
+_CACHE = rows.key_cache_on_maths(
+    __name__, week_rules.__file__, calendar.__file__, payments.__file__
+)
 
 
 class PendingDoses:
@@ -192,13 +188,14 @@ def attend_therapy(
 ):
     """A booked session outside an integrated programme, for row ``i`` at ``t``.
 
-    Attendance (``draw`` against ``p_attend``), then who pays: the payer while the year's
-    covered sessions are under ``cap`` (-1 for a patient without one) and the therapist is in
-    its network (``in_network``), else the patient in cash when they can, else nobody.
+    Attendance (``draw`` against ``p_attend``), then who pays
+    (``payments.referred_session_payer``): the payer while the year's covered sessions are
+    under ``cap`` (-1 for a patient without one) and the therapist is in its network
+    (``in_network``), else the patient in cash when they can, else nobody.
     ``payer`` is the patient's coverage (a ``PayerKind``, uninsured included) for the counts of
     covered doses. A paid
     session is tracked as billed by ``org`` to the budget bit of its payment (the ``orgs``,
-    ``silos`` and ``split`` columns, as ``KetasimModel._track_billing``), its gains applied
+    ``silos`` and ``split`` columns: ``payments.note_biller``), its gains applied
     (``session_row``) and its covered doses counted (``cover_doses``).
 
     Unless ``book_from`` is NaN, the next session is then booked with the therapist (row
@@ -215,37 +212,25 @@ def attend_therapy(
     relief = rows.row_relief(f, n_course, p, t, i)
     if draw >= cm.p_attend(adherence[i], relief, False, p):
         return MISSED, False, 0, 0, np.nan, False
-    year = int(t // 365.0)
+    year = year_of(t)
     used = sessions[SESSIONS_USED, i] if sessions[SESSION_YEAR, i] == year else 0
-    by_payer = used < cap and in_network
+    who = payments.referred_session_payer(used, cap, in_network, can_pay_cash)
+    if who == NOBODY:
+        return UNPAID, False, 0, 0, np.nan, False
+    by_payer = who == BY_PAYER
     if by_payer:
         sessions[SESSION_YEAR, i] = year
         sessions[SESSIONS_USED, i] = used + 1
         bit = bit_network
-    elif can_pay_cash:
-        bit = bit_cash
     else:
-        return UNPAID, False, 0, 0, np.nan, False
-    note_biller(orgs, silos, split, i, org, bit)
+        bit = bit_cash
+    payments.note_biller(orgs, silos, split, i, org, bit)
     rows.row_session(f, ring, p, t, i, relief)
     covered, n_delays = cover_doses(
         times, recorded, count, delays, covered_by_day, covered_by_payer, window, t, i, payer
     )
     at, filled = book_week(weeks, therapist, capacity, book_from)
     return ATTENDED, by_payer, covered, n_delays, at, filled
-
-
-@register_jitable
-def note_biller(orgs, silos, split, i, org, bit):
-    """Row ``i``'s drug or therapy was billed by ``org`` to the budget bit ``bit``.
-
-    ``KetasimModel._note_biller`` in compiled code: a second organisation billing the same side
-    marks the patient's care as split.
-    """
-    if orgs[i] >= 0 and orgs[i] != org:
-        split[i] = True
-    orgs[i] = org
-    silos[i] |= bit
 
 
 @register_jitable
@@ -258,132 +243,8 @@ def book_week(weeks, row, capacity, earliest):
     """
     if earliest != earliest:
         return np.nan, False
-    week = free_week(weeks, row, capacity, int(earliest // DAYS_PER_WEEK))
+    week = free_week(weeks, row, capacity, week_of(earliest))
     if week >= weeks.shape[1]:
         return np.nan, False
     weeks[row, week] += 1
     return week_time(earliest, week), weeks[row, week] >= capacity
-
-
-@functools.cache
-def compiled_for(kernel, signature: tuple):
-    """``kernel`` compiled for ``signature`` (loaded from the on-disk cache when there).
-
-    Called through this entry point, not the dispatcher, which would work out the types of
-    every argument at each call (see ``clinical_rows.row_kernels``).
-    """
-    return kernel.compile(signature)
-
-
-class BoundKernel:
-    """A compiled kernel's entry point and the run's arrays it takes first, in order.
-
-    The caller passes ``*arrays`` and then the scalar arguments to ``entry`` (one Python call
-    fewer than a method around it), after ``bind`` when ``stale``: at the first call, and again
-    after the pending doses grow or the week book widens (new arrays). A pickle or copy of the
-    model leaves the bound arrays and the entry point behind and binds again at its first call.
-    Subclasses name the kernel, the types of its scalar arguments and its arrays.
-    """
-
-    kernel = None
-    scalars: tuple = ()
-
-    def __init__(self, population, weeks, tally=None) -> None:
-        self._population = population
-        self._weeks = weeks  # the WeekBook the kernel books in
-        self._tally = tally
-        self.arrays: tuple = ()
-        self.entry = None
-        self._times = None  # the pending doses' times the arrays were bound with
-        self._counts = None  # and the week book's counts
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.update(arrays=(), entry=None, _times=None, _counts=None)
-        return state
-
-    def stale(self) -> bool:
-        """Whether ``bind`` must run before the next call."""
-        return (
-            self._population.pending.times is not self._times
-            or self._weeks.counts is not self._counts
-        )
-
-    def bind(self) -> None:
-        """Read the arrays and find the entry point compiled for their types."""
-        self.arrays = self._arrays()
-        self._times = self._population.pending.times
-        self._counts = self._weeks.counts
-        types = tuple(numba.typeof(a) for a in self.arrays) + self.scalars
-        self.entry = compiled_for(type(self).kernel, types)
-
-    def _arrays(self) -> tuple:
-        raise NotImplementedError
-
-
-class TherapyKernel(BoundKernel):
-    """``attend_therapy`` on a run's arrays (``KetasimModel.therapy_session``)."""
-
-    kernel = attend_therapy
-    # The types of its scalar arguments, t to book_from.
-    scalars = (F8, I8, F8, I8, I8, B1, B1, I8, I8, I8, I8, I8, F8)
-
-    def _arrays(self) -> tuple:
-        pop, tally = self._population, self._tally
-        c, pending = pop.clinical, pop.pending
-        return (
-            c.floats,
-            c.n_course,
-            c.dose_ring,
-            c.params_record,
-            pop.adherence,
-            pop.sessions,
-            pop.therapy_org,
-            pop.therapy_silos,
-            pop.split_orgs,
-            pending.times,
-            pending.recorded,
-            pending.count,
-            pending.delays,
-            tally.covered_by_day,
-            tally.covered_by_payer,
-            tally.window,
-            self._weeks.counts,
-        )
-
-
-def one_row() -> tuple:
-    """Arrays of one patient, of the types a run's are, to compile the kernels for (warm-up).
-
-    ``(clinical floats, course counts, dose ring, parameters, pending doses, billing
-    organisations, budget bits, split flags)``.
-    """
-    f = np.zeros((rows.N_FLOAT_FIELDS, 1))
-    f[rows.T_LAST_DOSE] = np.nan
-    return (
-        f,
-        np.zeros(1, dtype=np.int32),
-        np.full((1, cm.N_RECENT_DOSES), np.nan),
-        rows.param_record(cm.ClinicalParams()),
-        PendingDoses(1),
-        np.full(1, -1, dtype=np.int64),
-        np.zeros(1, dtype=np.int8),
-        np.zeros(1, dtype=bool),
-    )
-
-
-@functools.cache
-def warm_up() -> None:
-    """Compile (or load) the kernel once per process, for the arrays a run binds."""
-    f, n_course, ring, params, pending, orgs, silos, split = one_row()
-    sessions = np.full((2, 1), -1, dtype=np.int64)
-    by_day = np.zeros(4, dtype=np.int64)
-    by_payer = np.zeros((4, 4), dtype=np.int64)
-    window = np.array([0.5, 7.0, 60.0])
-    pending.add(0, 1.0, 60.0)
-    args = (f, n_course, ring, params, np.ones(1), sessions, orgs, silos, split)
-    args += (pending.times, pending.recorded, pending.count, pending.delays, by_day, by_payer)
-    args += (window, np.zeros((1, 2), dtype=np.int64))
-    compiled_for(attend_therapy, tuple(numba.typeof(a) for a in args) + TherapyKernel.scalars)(
-        *args, 2.0, 0, 0.0, 0, 10, True, True, 1, 2, 7, 0, 6, 3.0
-    )

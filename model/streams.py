@@ -1,4 +1,4 @@
-"""Named random-number streams for common random numbers (DESIGN §1).
+"""Named random-number streams for common random numbers (docs/ODD.md §2, Stochasticity).
 
 Each random process (arrivals, patient traits, adherence, stress, ...) draws from its own
 generator, derived from (scenario seed, replication, stream name) and from nothing else, so two
@@ -37,14 +37,14 @@ class Streams:
 class DrawBlock:
     """Draws of one kind from one stream, taken a block at a time and handed out one by one.
 
-    A NumPy call costs 0.4-4 µs whatever it draws (a few bounded integers 4 µs, mostly argument
-    handling in Python), and a patient draws one number, or a small row, at an event: hundreds
-    of thousands of calls in a 100,000-patient year. A block of ``size`` costs about what a few
-    single calls do. The values come out in the order NumPy draws them, so a stream drawn by one
-    block only (``adherence``: uniforms) gives the very numbers that drawing one at a time gives;
-    where one stream feeds several blocks (``choice``: clinics and taste shocks), each block's
-    values are the stream's in blocks, not interleaved draw by draw. Either way every value is an
-    independent draw from its distribution, as before.
+    A NumPy call costs much the same whatever it draws (mostly argument handling in Python), and
+    a patient draws one number, or a small row, at an event: hundreds of thousands of calls in a
+    100,000-patient year. A block of ``size`` costs about what a few single calls do. The values
+    come out in the order NumPy draws them, so a stream drawn by one block only (``adherence``:
+    uniforms) gives the very numbers that drawing one at a time gives; where one stream feeds
+    several blocks (``choice``: clinics and taste shocks), each block's values are the stream's
+    in blocks, not interleaved draw by draw. Either way every value is an independent draw from
+    its distribution.
     """
 
     __slots__ = ("_args", "_block", "_draw", "_next", "_rows", "_shape", "_size")

@@ -1,8 +1,8 @@
 """Virtual clinical trials: a cohort, fixed dose and session times, no institutions in the way.
 
-This is how the clinical model is calibrated against DESIGN §2's targets (``ketasim trial``).
-Every patient receives every dose and attends every session; the cohort is advanced on a fine
-time grid with the same pure functions the agent-based model uses.
+This is how the clinical model is calibrated against the targets of docs/ODD.md §1.1
+(``ketasim trial``). Every patient receives every dose and attends every session; the cohort is
+advanced on a fine time grid with the same pure functions the agent-based model uses.
 """
 
 from __future__ import annotations

@@ -199,10 +199,10 @@ def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
 
     # An error inside an event, after a dose's or session's payment was noted: the payments and care
     # made before it are posted, not lost.
-    from model.model import KetasimModel
+    from model.care import CareJournal
 
     noted = {"n": 0}
-    note_care = KetasimModel._note_care
+    note_care = CareJournal.note
 
     def fail_later(self, *args):
         # Care is noted after the dose's or session's payment: the fourth fails after its
@@ -213,15 +213,12 @@ def test_run_until_restores_the_collector_also_after_an_error(monkeypatch):
         return note_care(self, *args)
 
     monkeypatch.setattr(model.daily, "sample", lambda *args: None)
-    monkeypatch.setattr(KetasimModel, "_note_care", fail_later)
+    monkeypatch.setattr(CareJournal, "note", fail_later)
     claims = model.ledger.n_claims
     with pytest.raises(RuntimeError, match="boom"):
         model.run_until(30.0)
     assert model.ledger.n_claims > claims
-    assert not model._journal[2] and not model._care[1]
-    from model.invariants import check_money_conserved
-
-    check_money_conserved(model)
+    assert not model.claims.journal[2] and not model.care.entries[1]
     from model.invariants import check_money_conserved
 
     check_money_conserved(model)

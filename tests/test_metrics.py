@@ -5,6 +5,7 @@ import sys
 from array import array
 
 import numpy as np
+import pytest
 
 from model.metrics import mean_or_nan
 
@@ -29,60 +30,39 @@ def test_tally_means_equal_numpy_and_leave_no_view_that_stops_the_tally_growing(
     values.append(1.0)  # BufferError if any kept frame still held a view
 
 
-def _record_day_numpy(t, treated, resp, remit, mp, weight, cols, payer_kind, n_kinds):
-    """The day's outcome bookkeeping as it was written in NumPy (the reference)."""
-    first = cols["first_response_day"][treated]
-    cols["first_response_day"][treated[resp & np.isnan(first)]] = t
-    lost_rows = treated[cols["responding"][treated] & ~resp]
-    first_relapse = lost_rows[np.isnan(cols["relapse_day"][lost_rows])]
-    cols["relapse_day"][first_relapse] = t
-    cols["responding"][treated] = resp
-    cols["remitting"][treated] = remit
-    due = ~cols["durable_checked"][treated] & (t - cols["start_day"][treated] >= mp["dur"])
-    rows = treated[due]
-    cols["durable_remission"][rows] = remit[due]
-    cols["durable_checked"][rows] = True
-    util = np.where(remit, mp["u_rem"], np.where(resp, mp["u_resp"], mp["u_non"]))
-    cols["qalys"][treated] += util * weight / 365.0
-    return lost_rows, np.bincount(payer_kind[treated[remit]], minlength=n_kinds)
-
-
-def test_compiled_daily_outcomes_match_numpy():
-    """``outcomes.record_day`` (compiled) does what the NumPy bookkeeping did, to the bit."""
+def test_a_days_outcomes_first_response_relapse_durable_remission_and_qalys():
+    """``outcomes.record_day`` on four treated patients whose day is stated."""
     from model import outcomes
 
-    rng = np.random.default_rng(4)
-    n, n_kinds = 500, 4
-    mp = {"dur": 90.0, "u_rem": 0.86, "u_resp": 0.72, "u_non": 0.55}
-    payer_kind = rng.integers(0, n_kinds, n).astype(np.int8)
-    ours = {
-        "start_day": rng.uniform(0.0, 200.0, n),
-        "first_response_day": np.where(rng.random(n) < 0.3, rng.uniform(0, 200, n), np.nan),
-        "relapse_day": np.where(rng.random(n) < 0.2, rng.uniform(0, 200, n), np.nan),
-        "responding": rng.random(n) < 0.4,
-        "remitting": rng.random(n) < 0.2,
-        "durable_checked": rng.random(n) < 0.3,
-        "durable_remission": rng.random(n) < 0.1,
-        "qalys": rng.uniform(0.0, 1.0, n),
+    t, weight, u = 250.0, 0.9, {"remission": 0.85, "response": 0.72, "none": 0.58}
+    nan = math.nan
+    # 0: responds for the first time; 1: was responding, loses it (a first relapse);
+    # 2: loses response again (relapsed first on day 100); 3: in remission 200 days after
+    # starting treatment, not yet judged for durable remission (judged at 180 days).
+    cols = {
+        "start_day": np.array([100.0, 100.0, 100.0, 50.0]),
+        "first_response_day": np.array([nan, 120.0, 90.0, 60.0]),
+        "relapse_day": np.array([nan, nan, 100.0, nan]),
+        "responding": np.array([False, True, True, True]),
+        "remitting": np.array([False, False, False, True]),
+        "durable_checked": np.array([True, True, True, False]),
+        "durable_remission": np.zeros(4, dtype=bool),
+        "qalys": np.zeros(4),
     }
-    theirs = {k: v.copy() for k, v in ours.items()}
-    for day in range(150, 260):
-        t = float(day)
-        treated = np.flatnonzero(rng.random(n) < 0.8)
-        resp = rng.random(treated.size) < 0.45
-        remit = resp & (rng.random(treated.size) < 0.5)
-        weight = float(1.03 ** (-t / 365.0))
-        lost_ref, by_kind_ref = _record_day_numpy(
-            t, treated, resp, remit, mp, weight, theirs, payer_kind, n_kinds
-        )
-        by_kind = np.zeros(n_kinds, dtype=np.int64)
-        lost = np.empty(treated.size, dtype=np.int64)
-        n_lost = outcomes.record_day(
-            t, treated, resp, remit, mp["dur"], mp["u_rem"], mp["u_resp"], mp["u_non"], weight,
-            *ours.values(), payer_kind, by_kind, lost,
-        )  # fmt: skip
-        np.testing.assert_array_equal(lost[:n_lost], lost_ref)
-        np.testing.assert_array_equal(by_kind, by_kind_ref)
-    for name in ours:
-        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name, strict=True)
-    assert 0 < np.count_nonzero(ours["durable_checked"]) < n
+    rows = np.arange(4)
+    resp = np.array([True, False, False, True])
+    remit = np.array([False, False, False, True])
+    by_kind, lost = np.zeros(4, dtype=np.int64), np.empty(4, dtype=np.int64)
+    n_lost = outcomes.record_day(
+        t, rows, resp, remit, 180.0, u["remission"], u["response"], u["none"], weight,
+        *cols.values(), np.array([0, 0, 1, 2], dtype=np.int8), by_kind, lost,
+    )  # fmt: skip
+    assert lost[:n_lost].tolist() == [1, 2]
+    assert cols["first_response_day"].tolist()[0] == t
+    assert cols["relapse_day"].tolist()[1:3] == [t, 100.0], "only a first loss is dated"
+    assert cols["responding"].tolist() == resp.tolist()
+    assert cols["durable_checked"][3] and cols["durable_remission"][3]
+    assert by_kind.tolist() == [0, 0, 1, 0], "one remission-day, payer kind 2"
+    day = weight / 365.0
+    expected = [u["response"] * day, u["none"] * day, u["none"] * day, u["remission"] * day]
+    assert cols["qalys"].tolist() == pytest.approx(expected)

@@ -1,8 +1,11 @@
-"""The day's payments, posted by the compiled pass (model/postings.py), as posting at the event."""
+"""The day's payments and care, posted by the compiled passes (model/postings.py).
+
+The passes are called on a stated journal whose totals follow from the claims; runs check that
+the journal is posted before anyone reads the money.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -11,132 +14,102 @@ import pytest
 
 from model import postings
 from model.invariants import check_all
-from model.metrics import discount_factor
+
+# A day's journal and its plans, in the arrays ``post`` reads. Payer 0 is commercial (budget row
+# 0); slot 0 a clinic, 1 a therapist, 2 pharma (payee kinds 0, 1, 2).
+MEDICAL, BEHAVIORAL, OUT_OF_POCKET = 0, 1, 2
+PAID, DENIED, SELF_PAY = 0, 1, 2
+PHARMA_KIND = 2
+PLANS = {
+    # plan: (payee kind, code, claims as (payer id, budget, status, cents, budget row), credit)
+    0: (1, 1, [(0, BEHAVIORAL, PAID, 9600, 0), (-1, OUT_OF_POCKET, SELF_PAY, 2400, -1)], 0.0),
+    1: (2, 3, [(0, MEDICAL, PAID, 56000, 0), (-1, OUT_OF_POCKET, SELF_PAY, 14000, -1)], 0.0),
+    2: (0, 7, [(1, MEDICAL, DENIED, 70000, 1)], 0.0),  # a denied prior authorisation
+    3: (1, 1, [], 130.0),  # a programme crediting its therapist
+}
 
 
-def _post_in_python(args: list) -> int:
-    """The posting of each payment as ``KetasimModel._pay`` did it at the event (the oracle).
-
-    Per payment: the patient's spending, then per claim the ledger's counters and row and, for
-    money that moves, the discounted cost (``metrics.discount_factor``), the payee's revenue or
-    pharma's, and the payer's quarterly budget.
-    """
-    (
-        t,
-        patient,
-        plan,
-        slot,
-        n_claims,
-        payer_id,
-        silo,
-        status,
-        cents,
-        paid,
-        budget,
-        kind,
-        code,
-        total,
-        credit,
-        pharma_kind,
-        denied,
-        payee_uid,
-        revenue,
-        spend_cents,
-        budget_spend,
-        paid_by_silo,
-        received,
-        counts,
-        sums,
-        discount_base,
-        keep,
-        row,
-        *cols,
-    ) = args
-    day, pat, payee_kind, payee, payer, silo_col, code_col, status_col, cents_col = cols
-    rate = discount_base - 1.0
-    for j in range(len(t)):
-        p = int(plan[j])
-        spend_cents[patient[j]] += total[p]
-        if n_claims[p] == 0:
-            revenue[slot[j]] += credit[p]
-            continue
-        discount = discount_factor(float(t[j]), rate)
-        for c in range(int(n_claims[p])):
-            amount = int(cents[p, c])
-            counts[0] += 1
-            if status[p, c] == denied:
-                counts[1] += 1
-            else:
-                paid_by_silo[silo[p, c]] += amount
-                received[kind[p]] += amount
-            if keep:
-                for col, value in zip(
-                    (day, pat, payee_kind, payee, payer, silo_col, code_col, status_col, cents_col),
-                    (
-                        t[j],
-                        patient[j],
-                        kind[p],
-                        payee_uid[slot[j]],
-                        payer_id[p, c],
-                        silo[p, c],
-                        code[p],
-                        status[p, c],
-                        amount,
-                    ),
-                    strict=True,
-                ):
-                    col[row] = value
-                row += 1
-            if amount == 0 or status[p, c] == denied:
-                continue
-            sums[0] += amount * discount
-            if kind[p] == pharma_kind:
-                counts[2] += amount
-                sums[1] += paid[p, c]
-            else:
-                revenue[slot[j]] += paid[p, c]
-            if budget[p, c] >= 0:
-                budget_spend[budget[p, c], silo[p, c]] += paid[p, c]
-    return row
+def _plan_arrays():
+    n = len(PLANS)
+    table = {
+        "n_claims": np.zeros(n, dtype=np.int64),
+        "payer_id": np.zeros((n, 2), dtype=np.int64),
+        "silo": np.zeros((n, 2), dtype=np.int64),
+        "status": np.zeros((n, 2), dtype=np.int64),
+        "cents": np.zeros((n, 2), dtype=np.int64),
+        "paid": np.zeros((n, 2)),
+        "budget": np.full((n, 2), -1, dtype=np.int64),
+        "kind": np.zeros(n, dtype=np.int64),
+        "code": np.zeros(n, dtype=np.int64),
+        "total": np.zeros(n, dtype=np.int64),
+        "credit": np.zeros(n),
+    }
+    for p, (kind, code, claims, credit) in PLANS.items():
+        table["n_claims"][p], table["kind"][p], table["code"][p] = len(claims), kind, code
+        table["credit"][p] = credit
+        for c, (payer, silo, status, cents, budget) in enumerate(claims):
+            for name, value in zip(
+                ("payer_id", "silo", "status", "cents", "budget"),
+                (payer, silo, status, cents, budget),
+                strict=True,
+            ):
+                table[name][p, c] = value
+            table["paid"][p, c] = cents / 100.0
+            table["total"][p] += cents if status != DENIED else 0
+    return tuple(table.values())
 
 
-@pytest.mark.parametrize(
-    ("preset", "keep_claims"),
-    [("baseline", False), ("integrated_ideal", True), ("coordination_payment", True)],
-)
-def test_the_compiled_posting_equals_posting_each_payment_in_python(
-    preset, keep_claims, monkeypatch
-):
-    """Every journal a run posts, posted again by the oracle: the same totals, to the bit."""
-    from scenarios.api import build
+def _post(keep: bool):
+    """Post four payments: a session, the drug a year later, a denial, a credit."""
+    journal = (
+        np.array([0.0, 365.0, 10.0, 11.0]),  # times
+        np.array([0, 1, 1, 0]),  # patients
+        np.array([0, 1, 2, 3]),  # plans
+        np.array([1, 2, 0, 1]),  # payee slots
+    )
+    totals = {
+        "revenue": np.zeros(3),
+        "spend_cents": np.zeros(2, dtype=np.int64),
+        "budget_spend": np.zeros((2, 4)),
+        "paid_by_silo": np.zeros(4, dtype=np.int64),
+        "received": np.zeros(3, dtype=np.int64),
+        "counts": np.zeros(3, dtype=np.int64),
+        "sums": np.zeros(2),
+    }
+    cols = [np.zeros(8 if keep else 0, dtype=t) for t in (float, *[np.int64] * 8)]
+    end = postings.post(
+        *journal, *_plan_arrays(), PHARMA_KIND, DENIED, np.array([100, 200, 300]),
+        *totals.values(), 1.03, keep, 0, *cols,
+    )  # fmt: skip
+    return end, totals, cols
 
-    compiled = postings.post
-    calls = {"n": 0, "payments": 0, "credits": 0, "denied": 0}
 
-    def checked(*args):
-        mine = copy.deepcopy(list(args))
-        row = compiled(*args)
-        assert _post_in_python(mine) == row
-        for theirs, ours in zip(args, mine, strict=True):
-            if isinstance(theirs, np.ndarray):
-                np.testing.assert_array_equal(theirs, ours, strict=True)
-        plan, n_claims, status = args[2], args[4], args[7]
-        calls["n"] += 1
-        calls["payments"] += len(plan)
-        calls["credits"] += int((n_claims[plan] == 0).sum())
-        calls["denied"] += int((status[plan] == args[16]).any(axis=1).sum())
-        return row
-
-    monkeypatch.setattr(postings, "post", checked)
-    model = build(preset, n_patients=1200, days=200, seed=4, keep_claims=keep_claims)
-    model.run()
-    # Nearly every one of the 200 days posts payments (a day can pass without any).
-    assert calls["n"] >= 190 and calls["payments"] > 1000
-    if preset == "coordination_payment":
-        assert calls["denied"] > 0  # prior-authorisation denials went through the journal
-    if preset != "baseline":
-        assert calls["credits"] > 0  # programmes paying their own therapists did too
-    check_all(model, finished=True)
+@pytest.mark.parametrize("keep", [True, False])
+def test_posting_moves_each_claims_money_to_its_payee_budget_and_patient(keep):
+    end, totals, cols = _post(keep)
+    counts = totals["counts"].tolist()
+    assert counts == [5, 1, 70000], "five claims, one denied, pharma's 700 USD in cents"
+    assert totals["spend_cents"].tolist() == [12000, 70000], "what each patient's care cost"
+    # The therapist gets the session (payer and patient) and the credit; pharma's money is
+    # counted apart (its quarter's revenue); the denial moves nothing.
+    assert totals["revenue"].tolist() == [0.0, 96.0 + 24.0 + 130.0, 0.0]
+    assert totals["sums"][1] == 700.0
+    assert totals["sums"][0] == pytest.approx(12000 + 70000 / 1.03), "a year on, discounted"
+    assert totals["paid_by_silo"].tolist() == [56000, 9600, 2400 + 14000, 0]
+    assert totals["received"].tolist() == [0, 12000, 70000]
+    assert totals["budget_spend"][0].tolist() == [560.0, 96.0, 0.0, 0.0]
+    assert not totals["budget_spend"][1].any(), "a denial spends none of the budget"
+    assert end == (5 if keep else 0)
+    if keep:
+        day, patient, payee_kind, payee, payer, silo, code, status, cents = cols
+        assert patient[:5].tolist() == [0, 0, 1, 1, 1]
+        assert payee_kind[:5].tolist() == [1, 1, 2, 2, 0] and code[:5].tolist() == [1, 1, 3, 3, 7]
+        assert silo[:5].tolist() == [BEHAVIORAL, OUT_OF_POCKET, MEDICAL, OUT_OF_POCKET, MEDICAL]
+        assert cents[:5].tolist() == [9600, 2400, 56000, 14000, 70000]
+        assert payer[:5].tolist() == [0, -1, 0, -1, 1]
+        assert payee[:5].tolist() == [200, 200, 300, 300, 100]
+        assert status[:5].tolist() == [PAID, SELF_PAY, PAID, SELF_PAY, DENIED]
+        assert day[:5].tolist() == [0.0, 0.0, 365.0, 365.0, 10.0]
 
 
 def test_payments_are_posted_before_anyone_reads_the_money():
@@ -144,7 +117,7 @@ def test_payments_are_posted_before_anyone_reads_the_money():
 
     model = build("baseline", n_patients=800, days=120, seed=2)
     model.run_until(40.5)  # mid-day: the run stops between a day's events
-    assert not model._journal[2]
+    assert not model.claims.journal[2]
     check_all(model, finished=False)
     claims = model.claims_frame()
     assert len(claims) == model.ledger.n_claims > 0
@@ -156,7 +129,7 @@ def test_payments_are_posted_before_anyone_reads_the_money():
     clinic = model.prescribers[0]
 
     def read_revenue() -> None:
-        seen.append((clinic.revenue, len(model._journal[2])))
+        seen.append((clinic.revenue, len(model.claims.journal[2])))
 
     model.schedule_event(read_revenue, at=60.25)
     model.run_until(80.0)
@@ -170,7 +143,7 @@ def test_a_run_observed_through_time_posts_each_payment_as_it_is_made():
     waiting = []
 
     def look(signal) -> None:  # a named function: Mesa holds observers weakly
-        waiting.append(len(watched._journal[2]))
+        waiting.append(len(watched.claims.journal[2]))
 
     watched.observe("time", "changed", look)
     watched.run()
@@ -184,9 +157,10 @@ def test_a_negative_payment_is_refused_before_anything_moves():
     model = build("baseline", n_patients=200, days=30, seed=1)
     model.run()
     patient = next(p for p in model._patients if p is not None)
-    before = (model.ledger.n_claims, int(model.population.spend_cents.sum()), len(model._plans))
+    spent = model.population.spend_cents
+    before = (model.ledger.n_claims, int(spent.sum()), len(model.claims.plans))
     with pytest.raises(ValueError, match="non-negative"):
-        model._pay(
+        model.claims.pay(
             patient,
             30.0,
             Code.PSYCHOTHERAPY_90837,
@@ -195,79 +169,32 @@ def test_a_negative_payment_is_refused_before_anything_moves():
             -5.0,
             None,
         )
-    model._post_journal()
-    after = (model.ledger.n_claims, int(model.population.spend_cents.sum()), len(model._plans))
+    model.post_journal()
+    after = (model.ledger.n_claims, int(spent.sum()), len(model.claims.plans))
     assert after == before
 
 
-def _count_care_in_python(args: list) -> int:
-    """Doses and sessions counted as ``record_dose`` and ``record_session`` did (the oracle)."""
-    (
-        t,
-        rows,
-        covered,
-        payer_kind,
-        treated,
-        start_day,
-        n_doses,
-        got_dose,
-        n_sessions,
-        got_session,
-        n_doses_in_window,
-        got_in_window,
-        doses_by_day,
-        doses_by_payer,
-        started,
-    ) = args
-    n_started = 0
-    for j, (when, i, doses) in enumerate(
-        zip(t.tolist(), rows.tolist(), covered.tolist(), strict=True)
-    ):
-        if not treated[i]:
-            treated[i] = True
-            start_day[i] = when
-            started[n_started] = j
-            n_started += 1
-        if doses == -1:
-            n_doses[i] += 1
-            got_dose[i] = True
-            doses_by_day[int(when)] += 1
-            doses_by_payer[payer_kind[i], int(when)] += 1
-        else:
-            n_sessions[i] += 1
-            got_session[i] = True
-            if doses:
-                n_doses_in_window[i] += doses
-                got_in_window[i] = True
-    return n_started
-
-
-@pytest.mark.parametrize("preset", ["baseline", "integrated_ideal"])
-def test_the_compiled_care_count_equals_counting_each_dose_and_session(preset, monkeypatch):
-    from scenarios.api import build
-
-    compiled = postings.count_care
-    seen = {"entries": 0, "starts": 0, "covered": 0}
-
-    def checked(*args):
-        mine = copy.deepcopy(list(args))
-        n_started = compiled(*args)
-        assert _count_care_in_python(mine) == n_started
-        for theirs, ours in zip(args, mine, strict=True):
-            np.testing.assert_array_equal(theirs, ours, strict=True)
-        seen["entries"] += len(args[0])
-        seen["starts"] += n_started
-        seen["covered"] += int((args[2] > 0).sum())
-        return n_started
-
-    monkeypatch.setattr(postings, "count_care", checked)
-    model = build(preset, n_patients=1200, days=200, seed=4)
-    model.run()
-    assert seen["entries"] > 1000 and seen["starts"] > 100 and seen["covered"] > 0
-    pop = model.population
-    assert int(pop.n_doses.sum()) == int(model.tally.doses_by_day.sum())
-    assert int(pop.n_sessions.sum()) == model.tally.n_sessions
-    check_all(model, finished=True)
+def test_care_is_counted_in_order_and_treatment_starts_at_the_first():
+    # A dose of patient 0 (payer kind 2), a session of patient 1 covering nothing, a session of
+    # patient 0 covering its dose, another dose of patient 0.
+    t = np.array([2.5, 3.0, 4.0, 5.2])
+    rows = np.array([0, 1, 0, 0])
+    covered = np.array([-1, 0, 1, -1])
+    flags = {name: np.zeros(2, dtype=bool) for name in ("treated", "dose", "session", "window")}
+    counts = {name: np.zeros(2, dtype=np.int32) for name in ("doses", "sessions", "in_window")}
+    start_day, started = np.full(2, np.nan), np.zeros(4, dtype=np.int64)
+    by_day, by_payer = np.zeros(8, dtype=np.int64), np.zeros((4, 8), dtype=np.int64)
+    n_started = postings.count_care(
+        t, rows, covered, np.array([2, 0], dtype=np.int8), flags["treated"], start_day,
+        counts["doses"], flags["dose"], counts["sessions"], flags["session"],
+        counts["in_window"], flags["window"], by_day, by_payer, started,
+    )  # fmt: skip
+    assert (n_started, started[:2].tolist()) == (2, [0, 1]), "entries 0 and 1 start treatment"
+    assert start_day.tolist() == [2.5, 3.0]
+    assert counts["doses"].tolist() == [2, 0] and counts["sessions"].tolist() == [1, 1]
+    assert counts["in_window"].tolist() == [1, 0]
+    assert flags["window"].tolist() == [True, False] and flags["dose"].tolist() == [True, False]
+    assert by_day[2] == by_day[5] == 1 and by_payer[2, 2] == by_payer[2, 5] == 1
 
 
 class _Forgetful(dict):
@@ -289,7 +216,7 @@ def test_remembered_prices_change_nothing(preset, monkeypatch):
     remembered = build(preset, n_patients=1500, days=500, seed=6)
     fresh = build(preset, n_patients=1500, days=500, seed=6)
     fresh.dose_terms = _Forgetful()
-    fresh._dose_payments = _Forgetful()
+    fresh.claims.dose_plans = _Forgetful()
     fresh.course_values = _Forgetful()
     fresh.course_value_rows = _Forgetful()
     remembered.run()
@@ -306,7 +233,7 @@ def test_remembered_prices_change_nothing(preset, monkeypatch):
     assert summaries[0] == summaries[1]
     pd.testing.assert_frame_equal(fresh.daily_frame(), remembered.daily_frame())
     pd.testing.assert_frame_equal(fresh.claims_frame(), remembered.claims_frame())
-    assert len(remembered.dose_terms) > 1 and len(remembered._dose_payments) > 1
+    assert len(remembered.dose_terms) > 1 and len(remembered.claims.dose_plans) > 1
     assert len(remembered.course_values) > 3 and len(remembered.course_value_rows) > 1
     if not isinstance(preset, str):
         assert len({key[-1] for key in remembered.dose_terms}) == 2  # before and after

@@ -1,81 +1,133 @@
-"""The compiled search for care (model/search.py) against the Python loop it replaced."""
+"""The search for care (model/search.py): which clinic wins, which therapist a referral reaches.
+
+Each case states the clinics' values, waits and taste shocks (or the therapists' networks and
+week books) and the expected choice follows from the rule: utility = value - wait / tolerance
++ shock, the best above the outside option; the earliest slot among the therapists called.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 
+import numpy as np
 import pytest
 
-from model.model import KetasimModel
+from model.search import best_clinic, best_therapist
 from scenarios.api import build
-from tests.test_sessions import _fingerprint
+
+MODELS = np.array([0, 1, 2], dtype=np.int8)  # clinic c runs business model c
+NEEDS = np.array([1.5, 2.5, 3.25])  # chair-hours a dose by business model
+ROOM, EARLIEST, NOW, TOLERANCE = 40.0, 3.0, 0.0, 7.0
+NO_PICKS = np.zeros((1, 1), dtype=np.int64)
 
 
-def _heard_of(block, everyone: bool, agents: list) -> list:
-    """The distinct clinics or therapists heard of, first drawn first (everyone, in order)."""
-    if everyone:
-        return agents
-    picks, k = block.next_row()
-    return [agents[i] for i in dict.fromkeys(picks[k].tolist())]
+def _search(values, shocks=(0.0, 0.0, 0.0), chairs=None, best_u=-3.0, picks=None):
+    """``best_clinic`` over the three clinics (all heard of unless ``picks`` is a row)."""
+    chairs = np.zeros((3, 4)) if chairs is None else chairs
+    everyone = picks is None
+    picks = NO_PICKS if everyone else np.array([picks], dtype=np.int64)
+    shock_row = np.array([[*shocks, 0.0]])
+    return best_clinic(
+        MODELS, chairs, NEEDS, picks, 0, shock_row, 0, 3, everyone, *values, ROOM, EARLIEST,
+        NOW, TOLERANCE, best_u,
+    )  # fmt: skip
 
 
-def _python_search(self, values, earliest, now, tolerance, best_u):
-    """``KetasimModel.search_clinics`` as the patient's loop did it, in Python."""
-    clinics = _heard_of(self.clinic_picks, self._hear_of_all, self.prescribers)
-    shocks, k = self.taste_shocks.next_row()
-    noise = shocks[k].tolist()
-    best, best_start = None, math.nan
-    for clinic, shock in zip(clinics, noise, strict=False):
-        value = values[clinic.business_model]
-        if math.isnan(value):
-            continue
-        start = clinic.next_chair_time(earliest)
-        u = value - (start - now) / tolerance + shock
-        if u > best_u:
-            best_u, best, best_start = u, clinic, start
-    return best, best_start, best_u, noise[-1]
+def test_the_clinic_of_best_value_wins_and_starts_at_the_earliest_day():
+    clinic, start, u = _search((-1.0, -0.5, -2.0))
+    assert (clinic, start) == (1, EARLIEST)
+    assert u == pytest.approx(-0.5 - EARLIEST / TOLERANCE)
 
 
-def _python_calls(self, patient, ready):
-    """``KetasimModel.call_therapists`` as the patient's loop did it, in Python."""
-    best_t, best = math.inf, None
-    for therapist in _heard_of(self.therapist_picks, self._call_all, self.therapists):
-        if not (patient.can_pay_cash or therapist.accepts(patient.payer_kind)):
-            continue
-        slot = therapist.next_free_slot(ready)
-        if slot < best_t:
-            best_t, best = slot, therapist
-            if slot <= ready:
-                break
-    return best, best_t
+def test_a_course_the_patient_cannot_have_is_passed_over():
+    clinic, _, _ = _search((-1.0, math.nan, -2.0))
+    assert clinic == 0
 
 
-@pytest.mark.parametrize(
-    ("preset", "n"),
-    [("baseline", 3000), ("integrated_ideal", 3000), ("no_prior_auth", 3000), ("baseline", 120)],
-)
-def test_compiled_searches_choose_as_the_python_did(preset, n, monkeypatch):
-    """Runs with the compiled search and calls equal runs with the Python loops, every frame.
+def test_a_full_week_pushes_the_start_and_the_wait_can_lose_the_clinic():
+    chairs = np.zeros((3, 4))
+    chairs[1, 0] = 39.0  # 39 + 2.5 chair-hours would exceed the week's 40
+    clinic, start, u = _search((-1.0, -0.5, -2.0), chairs=chairs)
+    # Clinic 1 would start on day 7: -0.5 - 7/7 = -1.5 < clinic 0's -1 - 3/7.
+    assert (clinic, start) == (0, EARLIEST)
+    assert u == pytest.approx(-1.0 - EARLIEST / TOLERANCE)
+    clinic, start, _ = _search((-1.0, 0.0, -2.0), chairs=chairs)
+    assert (clinic, start) == (1, 7.0), "a better value still wins, a week later"
 
-    The Python reference looks up every clinic's chair (the compiled search skips those that
-    could not win), and 120 patients make a catchment whose every clinic is heard of and every
-    therapist called.
-    """
-    ours = build(preset, n_patients=n, days=250, seed=11)
-    ours.run()
-    assert ours._hear_of_all == (n == 120) == ours._call_all
-    monkeypatch.setattr(KetasimModel, "search_clinics", _python_search)
-    monkeypatch.setattr(KetasimModel, "call_therapists", _python_calls)
-    theirs = build(preset, n_patients=n, days=250, seed=11)
-    theirs.run()
-    assert int(theirs.population.sought.sum()) > n / 10
-    assert _fingerprint(ours) == _fingerprint(theirs)
+
+def test_an_empty_week_takes_a_dose_longer_than_the_week():
+    tiny = best_clinic(
+        MODELS, np.zeros((3, 2)), NEEDS, NO_PICKS, 0, np.zeros((1, 4)), 0, 3, True,
+        math.nan, math.nan, 0.0, 1.0, EARLIEST, NOW, TOLERANCE, -3.0,
+    )  # fmt: skip
+    assert tiny[:2] == (2, EARLIEST), "3.25 hours in a 1-hour week: it still doses once"
+    booked = np.zeros((3, 2))
+    booked[2, 0] = 0.5
+    later = best_clinic(
+        MODELS, booked, NEEDS, NO_PICKS, 0, np.zeros((1, 4)), 0, 3, True,
+        math.nan, math.nan, 0.0, 1.0, EARLIEST, NOW, TOLERANCE, -3.0,
+    )  # fmt: skip
+    assert later[:2] == (2, 7.0), "once a week has a booking, a dose must fit its room"
+
+
+def test_a_taste_shock_can_tip_the_choice():
+    clinic, _, _ = _search((-1.0, -0.5, -2.0), shocks=(0.6, 0.0, 0.0))
+    assert clinic == 0
+
+
+def test_below_the_outside_option_nobody_wins():
+    clinic, start, u = _search((-5.0, -5.0, -5.0), best_u=-3.0)
+    assert (clinic, u) == (-1, -3.0) and math.isnan(start)
+
+
+def test_a_clinic_heard_of_twice_counts_once_and_shocks_go_in_order_of_the_distinct():
+    # Heard of: 2, 2 (again), 0. Clinic 2 gets the first shock, clinic 0 the second (9.0).
+    clinic, _, _ = _search((-1.0, -0.5, -0.2), shocks=(0.0, 9.0, 0.0), picks=[2, 2, 0])
+    assert clinic == 0
+    clinic, _, _ = _search((-1.0, -0.5, -0.2), shocks=(0.0, 0.0, 9.0), picks=[2, 2, 0])
+    assert clinic == 2, "the third shock belongs to no one: only two were heard of"
+
+
+# -- a referral's calls ----------------------------------------------------------------------
+
+CAPACITY, KIND = 2, 1  # sessions a week; the patient's payer kind
+
+
+def _calls(weeks, networks, cash=False, ready=8.0, picks=None):
+    everyone = picks is None
+    picks = NO_PICKS if everyone else np.array([picks], dtype=np.int64)
+    return best_therapist(
+        np.array(weeks, dtype=np.int64), np.array(networks, dtype=bool), picks, 0, len(weeks),
+        everyone, CAPACITY, cash, KIND, ready,
+    )  # fmt: skip
+
+
+# Week 1 holds day 8 (ready). Therapist 0 is full in weeks 1-2, therapist 1 in week 1.
+WEEKS = [[0, 2, 2, 0], [0, 2, 0, 0], [0, 0, 0, 0]]
+IN_NETWORK = [[False, True, False, False]] * 3
+
+
+def test_the_earliest_slot_offered_wins():
+    assert _calls(WEEKS, IN_NETWORK) == (2, 8.0)
+    assert _calls(WEEKS[:2], IN_NETWORK[:2]) == (1, 14.0), "next week's start"
+
+
+def test_out_of_network_therapists_count_only_for_a_patient_who_can_pay_cash():
+    networks = [[False, True, False, False]] * 2 + [[True, False, True, True]]
+    assert _calls(WEEKS, networks) == (1, 14.0)
+    assert _calls(WEEKS, networks, cash=True) == (2, 8.0)
+    nobody = [[False] * 4] * 3
+    assert _calls(WEEKS, nobody) == (-1, math.inf)
+
+
+def test_calls_stop_at_the_first_slot_that_is_ready():
+    free = [[0, 0, 0, 0]] * 3
+    assert _calls(free, IN_NETWORK, picks=[1, 0, 2]) == (1, 8.0)
 
 
 def test_business_model_counts_follow_the_clinics():
     """The clinics' row array of business models counts what the clinics say, after switches."""
-    from collections import Counter
-
     model = build("bundled_payment", n_patients=3000, days=200, seed=2)
     model.run()
     assert sum(c.n_switches for c in model.prescribers) > 0, "some clinics should have switched"
