@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import Annotated, NamedTuple
 
 import mesa
 from mesa.time.events import Event, Priority
@@ -30,9 +30,6 @@ from agents.payments import DosePayer
 from agents.policy import IntegrationTiming
 from agents.prescriber import Prescriber
 from agents.therapist import Therapist
-
-if TYPE_CHECKING:
-    from model.claims import DoseBilling
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Days = Annotated[float, Field(ge=0.0, le=3650.0, allow_inf_nan=False)]
@@ -92,7 +89,9 @@ class DoseContext(NamedTuple):
     route: Route
     cost_drop: float  # the added dropout chance from a dose's out-of-pocket cost
     rel_relief: float  # the drug's relief relative to IV ketamine
-    billing: DoseBilling  # what the model needs to bill and book a dose
+    # What the model needs to bill and book a dose (model.claims.DoseBilling, a NamedTuple:
+    # agents do not import the model, so it is typed here by its base).
+    billing: tuple
 
 
 class PathwayState(IntEnum):
