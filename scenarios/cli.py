@@ -51,6 +51,10 @@ def run(
 ) -> None:
     """Run one scenario and print its end-of-run summary."""
     try:
+        from model.catchment import lever_warnings
+
+        for warning in lever_warnings(api.load_scenario(scenario), patients, days):
+            print(f"ketasim: warning: {warning}", file=sys.stderr)
         started = time.perf_counter()
         result = api.run(scenario, patients, days, seed, keep_claims=out is not None)
         elapsed = time.perf_counter() - started
