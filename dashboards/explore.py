@@ -31,6 +31,7 @@ from agents.patient import CareCategory, Patient, Route
 from agents.policy import PolicyLevers
 from agents.prescriber import BusinessModel
 from dashboards import charts
+from dashboards import metric_format as fmt
 from dashboards.levers import (
     DAYS_PER_STEP,
     GROUPS,
@@ -45,6 +46,8 @@ from dashboards.levers import (
     with_lever,
     with_run_setting,
 )
+from dashboards.plotly_widget import Chart
+from model.catchment import lever_warnings
 from model.model import KetasimModel
 from model.params import RunSettings, Scenario
 from scenarios.loader import preset_names
@@ -431,13 +434,13 @@ def LeverControl(lever: Lever, value: Any, on_change: Callable[[Any], None]) -> 
                                 on_value=slid,
                             )
                     solara.InputText(
-                        label="value",
+                        label=lever.unit,
                         value=text,
                         on_value=typed,
                         continuous_update=False,
                         error=bool(error),
                         dense=True,
-                        style={"max-width": "105px"},
+                        style={"max-width": "135px"},
                         classes=[f"input-{lever.name}"],
                     )
             case _:
@@ -496,30 +499,74 @@ def SettingsPanel(session: ExploreSession) -> None:
                 ).key(lever.name)
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None or not np.isfinite(value) else f"{value:.0%}"
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("integrated_delivery_rate", "kpi-idr"),
+    ("share_integrated", "kpi-share"),
+    ("response_rate", "kpi-resp"),
+    ("mean_severity", "kpi-sev"),
+    ("spend_total", "kpi-spend"),
+)
+"""The number boxes above the charts: (registry metric, CSS class)."""
+
+
+def headline_values(daily: pd.DataFrame) -> dict[str, float | None]:
+    """The headline metrics on the last simulated day (spending summed over the silos)."""
+    if daily.empty:
+        return {name: None for name, _ in HEADLINE}
+    last = daily.iloc[-1]
+    values: dict[str, float | None] = {}
+    for name, _ in HEADLINE:
+        if name == "spend_total":
+            values[name] = sum(float(last[f"spend_{k}"]) for k in charts.SILO_COLOURS)
+        else:
+            value = float(last[name])
+            values[name] = value if np.isfinite(value) else None
+    return values
+
+
+def headline_html(daily: pd.DataFrame, day: float) -> str:
+    """The number boxes: the registry's label, the value in its unit, what it counts (hover)."""
+    values = headline_values(daily)
+    boxes = []
+    for name, cls in HEADLINE:
+        m = fmt.info(name)
+        assert m is not None, name  # every headline metric is registered (tested)
+        when = f"day {day:g}" if m.period == "at the run's end" else f"day 0 to {day:g}"
+        boxes.append(
+            f'<div class="kpi" title="{html.escape(m.definition)}">'
+            f'<div class="kpi-label">{html.escape(m.label)}</div>'
+            f'<div class="kpi-value {cls}">{html.escape(m.format(values[name]))}</div>'
+            f'<div class="kpi-unit">{html.escape(m.unit.value)}, {when}</div></div>'
+        )
+    return f'<div class="kpis">{"".join(boxes)}</div>'
+
+
+_HEADLINE_CSS = """
+.kpis { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 4px 0 8px; }
+.kpi { cursor: help; min-width: 120px; }
+.kpi-label { font-size: 0.8rem; color: #555; border-bottom: 1px dotted #999; display: inline; }
+.kpi-value { font-size: 1.3rem; }
+.kpi-unit { font-size: 0.7rem; color: #777; }
+"""
 
 
 @solara.component
 def Headline(snap: Snapshot) -> None:
-    """The headline numbers of the run so far."""
-    if snap.daily.empty:
-        solara.Text("Day 0: no results yet.")
-        return
-    last = snap.daily.iloc[-1]
-    spend = sum(float(last[f"spend_{k}"]) for k in charts.SILO_COLOURS)
-    items = [
-        ("Integrated delivery rate", _pct(float(last["integrated_delivery_rate"])), "kpi-idr"),
-        ("Share integrated", _pct(float(last["share_integrated"])), "kpi-share"),
-        ("Response rate (treated)", _pct(float(last["response_rate"])), "kpi-resp"),
-        ("Mean severity", f"{float(last['mean_severity']):.1f}", "kpi-sev"),
-        ("Spending so far", f"${spend:,.0f}", "kpi-spend"),
-    ]
-    with solara.Row(gap="24px", style={"flex-wrap": "wrap"}):
-        for label, text, cls in items:
-            with solara.Column(gap="0px"):
-                solara.Text(label, style={"font-size": "0.75rem", "color": "#666"})
-                solara.Text(text, style={"font-size": "1.3rem"}, classes=[cls])
+    """The headline numbers of the run so far; each box's definition shows on hover."""
+    solara.Style(_HEADLINE_CSS)
+    Prose(headline_html(snap.daily, snap.day))
+    if not snap.daily.empty:
+        solara.Text(
+            "Hover a number for what it counts. Shares are of the people or doses named there.",
+            style={"font-size": "0.75rem", "color": "#777"},
+        )
+
+
+@solara.component
+def LeverWarnings(scenario: Scenario) -> None:
+    """Levers that cannot act at this catchment size or run length (``model.catchment``)."""
+    for warning in lever_warnings(scenario):
+        solara.Warning(warning[0].upper() + warning[1:], dense=True, classes=["lever-warning"])
 
 
 @solara.component
@@ -577,7 +624,7 @@ def Panels(session: ExploreSession) -> None:
     with solara.ColumnsResponsive(12, large=6):
         for key, _ in PANELS:
             with solara.Div(classes=["panel", f"panel-{key}"]):
-                solara.FigurePlotly(figures[key], dependencies=[version])
+                Chart(figures[key])
 
 
 @solara.component
@@ -600,5 +647,6 @@ def ExplorePage(active: bool = True) -> None:
             f"{session.run.value.n_patients:,} patients. Move a lever, then Play or Run to end: "
             "does integrated, well-timed care rise?"
         )
+        LeverWarnings(session.scenario)
         RunControls(session)
         Panels(session)

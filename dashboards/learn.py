@@ -25,9 +25,11 @@ from dashboards.lessons import (
     format_value,
     lesson_figure,
     load_lessons,
+    metric_help,
     metric_name,
     run_lesson,
 )
+from dashboards.plotly_widget import Chart
 
 VERDICTS = ("lower", "same", "higher")
 
@@ -50,7 +52,8 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     """The answer: the chart, the prediction beside the simulation's verdict, the numbers."""
     spec = result.lesson.spec
     fig = solara.use_memo(lambda: lesson_figure(result), dependencies=[result])
-    solara.FigurePlotly(fig)
+    with solara.Div(classes=["panel", "panel-lesson"]):
+        Chart(fig)
     guess = getattr(spec.prediction, predicted)
     matched = result.verdict == predicted
     with solara.Row(classes=["ketasim-lesson-answer"]):
@@ -74,7 +77,7 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
     esc = html.escape
     cells = "".join(
-        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<tr><td>{esc(metric_name(m))}<br><small>{esc(metric_help(m))}</small></td>"
         f"<td style='text-align:right'>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
         f"<td style='text-align:right'>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics

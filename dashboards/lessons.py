@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agents import clinical as cm
 from agents.clinical_state import ClinicalState
 from dashboards import lesson_charts
+from dashboards import metric_format as fmt
 from model.metrics import SUMMARY_KEYS
 from model.params import Scenario
 from model.streams import Streams
@@ -728,22 +729,28 @@ document.getElementById('answer').addEventListener('toggle', function () {
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """A metric value as a class would read it (shares as %, money as USD)."""
+    """A metric value as a class would read it: in the registry's unit (shares as %, USD)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "not reached" if metric == "median_days_to_relapse" else "n/a"
     base = metric.split("@")[0]
-    shares = {"integrated_delivery_rate", "durable_remission_rate", "relapse_rate_180d"}
-    if (
-        base in shares
-        or base == "fragmentation_index"
-        or base.startswith(("share_", "response_rate", "remission_rate", "responders_"))
-    ):
+    if fmt.info(base) is not None:
+        return fmt.value_text(base, value)
+    if base == "responders_after_last_dose":
         return f"{value:.1%}"
-    if base.startswith(("spend_", "pharma_", "cost_")):
-        return f"${value:,.0f}"
     if base in LAYER_COLUMNS:
         return f"{value:.3f}"
     return f"{value:,.1f}"
+
+
+def metric_help(metric: str) -> str:
+    """Unit and definition of a lesson metric from the registry (empty for lesson-only ones)."""
+    base, _, day = metric.partition("@")
+    m = fmt.info(base)
+    if m is None:
+        return ""
+    if day:  # a trial metric read on one day: over the trial's cohort, not a run's patients
+        return f"({m.unit.value}) on day {day} after the first dose, over the whole cohort."
+    return f"({fmt.unit_text(base)}) {m.definition}"
 
 
 def metric_name(metric: str) -> str:
@@ -781,7 +788,7 @@ def report_html(result: LessonResult) -> str:
     )
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
     rows = "".join(
-        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<tr><td>{esc(metric_name(m))}<br><small>{esc(metric_help(m))}</small></td>"
         f"<td>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
         f"<td>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics
