@@ -1,4 +1,4 @@
-"""The ketasim dashboard: Explore, Compare and Learn (DESIGN §8).
+"""The ketasim dashboard: Explore, Compare and Learn (docs/dashboard.md, docs/educators.md).
 
 Serve it with ``uv run ketasim dashboard`` (127.0.0.1:8765) or ``solara run dashboards/app.py``.
 Each browser session gets its own model and settings: the layout creates them once per session

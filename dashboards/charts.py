@@ -130,6 +130,38 @@ def legend_below(fig: go.Figure, x_axis: bool = True) -> go.Figure:
     return fig
 
 
+def legend_above(fig: go.Figure, width_px: float = MIN_WIDTH_PX) -> go.Figure:
+    """Put the legend between the title and the plot, with room for every row.
+
+    For a tall chart whose legend says how to read it: seen before the rows, not after them.
+    Title and legend are placed in container coordinates from the figure's own height.
+
+    Args:
+        fig: The figure (its traces' names are the legend entries).
+        width_px: The narrowest the chart is drawn (the legend's rows are counted there).
+    """
+    height = float(fig.layout.height or HEIGHT)
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    rows = legend_rows(names, width_px)
+    title_px, gap_px = 30, 6
+    fig.update_layout(
+        title={"y": 1.0 - 8.0 / height, "yref": "container", "yanchor": "top"},
+        showlegend=bool(names),
+        legend={
+            "orientation": "h",
+            "xref": "container",
+            "x": 0.0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1.0 - title_px / height,
+            "yanchor": "top",
+            "font": {"size": _LEGEND_FONT},
+        },
+        margin_t=title_px + rows * _LEGEND_ROW_PX + 10 + gap_px,
+    )
+    return fig
+
+
 def placeholder(fig: go.Figure, text: str) -> go.Figure:
     """An empty chart that says what will be drawn, instead of meaningless axes."""
     fig.update_layout(
@@ -594,7 +626,9 @@ DIRECTION_LABELS: dict[str, str] = {
     "unclear": "interval includes zero",
     "neutral": "neither better nor worse in itself",
 }
-_FOREST_ROW_PX = 46
+_FOREST_ROW_PX = 44
+FOREST_MIN_WIDTH_PX = 700
+"""The forest plot is drawn across a page (Compare, the reports), never in a half-width cell."""
 
 
 def diff_forest_figure(
@@ -635,7 +669,8 @@ def diff_forest_figure(
     for name in names:
         row = by_name.loc[name]
         diff, low, high = (float(row[c]) for c in ("diff_mean", "diff_ci_low", "diff_ci_high"))
-        text = f"<b>{fmt.label(name)}</b><br>{fmt.diff_text(name, diff)}"
+        shown = fmt.diff_text(name, diff) if np.isfinite(diff) else "undefined in these runs"
+        text = f"<b>{fmt.label(name)}</b><br>{shown}"
         if np.isfinite(low) and np.isfinite(high):
             text += f" ({fmt.diff_text(name, low)} to {fmt.diff_text(name, high)})"
         labels.append(text)
@@ -684,8 +719,8 @@ def diff_forest_figure(
         automargin=True,
         tickfont={"size": 12},
     )
-    fig.update_layout(margin={"l": 10, "r": 20, "t": 44})
-    return legend_below(fig)
+    fig.update_layout(margin={"l": 10, "r": 20, "b": _X_AXIS_PX})
+    return legend_above(fig, FOREST_MIN_WIDTH_PX)
 
 
 def arms_delivery_figure(daily: pd.DataFrame) -> go.Figure:

@@ -242,7 +242,9 @@ def ComparePage() -> None:
         set_error("")
         compare_task(base, policy, settings)
 
-    with solara.Column(style={"padding": "8px", "max-width": "1400px"}):
+    with solara.Column(
+        style={"padding": "8px", "max-width": "1400px"}, classes=["ketasim-compare"]
+    ):
         Prose(
             "<h2>Compare</h2><p>Your current Explore settings "
             f"(<b>{html.escape(policy.name)}</b>) against a preset, in paired replications: "

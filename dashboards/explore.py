@@ -54,7 +54,7 @@ from scenarios.loader import preset_names
 
 DEFAULT_PRESET = "baseline"
 PLASTICITY_DAYS_SHOWN = 28.0
-"""The delay histogram's x range: the window closes within ~1-2 weeks (DESIGN §2)."""
+"""The delay histogram's x range: the window closes within ~1-2 weeks (docs/ODD.md §3.3)."""
 PLAY_PAUSE_S = 0.05
 """Pause between animated steps, so the browser can draw each one."""
 RUN_TO_END_RENDER_EVERY = 13
@@ -200,11 +200,12 @@ PANELS: tuple[tuple[str, Callable[[Snapshot], go.Figure]], ...] = (
     ("pathways", lambda s: charts.pathway_shares_figure(s.daily)),
     ("severity", lambda s: charts.severity_figure(s.daily)),
     ("spending", lambda s: charts.spending_figure(s.daily)),
-    ("delays", lambda s: charts.delay_histogram_figure(s.delays, s.plasticity, *s.window)),
     ("patient_flow", lambda s: charts.patient_flow_sankey(s.flow)),
     ("money_flow", lambda s: charts.money_flow_sankey(s.money)),
+    ("delays", lambda s: charts.delay_histogram_figure(s.delays, s.plasticity, *s.window)),
 )
-"""The Explore panels, in display order: (id, figure from a snapshot)."""
+"""The Explore panels, in display order (two a row on wide screens; the Sankeys side by side):
+(id, figure from a snapshot)."""
 
 
 def build_figures(snap: Snapshot) -> dict[str, go.Figure]:
@@ -641,7 +642,7 @@ def ExplorePage(active: bool = True) -> None:
     if active:
         with solara.Sidebar():
             SettingsPanel(session)
-    with solara.Column(style={"padding": "8px"}):
+    with solara.Column(style={"padding": "8px"}, classes=["ketasim-explore"]):
         Prose(
             f"<b>Scenario:</b> <code>{html.escape(session.scenario.name)}</code> · "
             f"{session.run.value.n_patients:,} patients. Move a lever, then Play or Run to end: "

@@ -1,4 +1,4 @@
-"""The Learn page (DESIGN §8): guided lessons for educators.
+"""The Learn page: guided lessons for educators (docs/educators.md).
 
 Each lesson asks a question, records the class's prediction (radio buttons) before anything runs,
 runs the lesson's pair of simulations in a background thread (the page stays responsive, with a
@@ -89,7 +89,7 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
         classes=["ketasim-lesson-numbers"],
         style={"border-spacing": "16px 4px"},
     )
-    _text("h3", "Why")
+    _text("h3", "Why", ["lesson-why"])
     _text("p", spec.explanation, ["ketasim-lesson-explanation"])
     _text("p", spec.source, ["ketasim-lesson-source"], strong="Source:")
     solara.Text(

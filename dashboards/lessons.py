@@ -1,4 +1,4 @@
-"""Educator lessons (DESIGN §8, Learn page): the lesson-file schema, the loader and the runner.
+"""Educator lessons (the Learn page): the lesson-file schema, the loader and the runner.
 
 A lesson is one TOML file in ``dashboards/lessons/``: a question, the predictions a class can make,
 a pair of runs that answers it (two preset scenarios, or two virtual-trial protocols), the one chart
@@ -181,7 +181,7 @@ class LessonSpec(_Strict):
         "prediction.metric).",
     )
     explanation: Annotated[str, Field(min_length=1, max_length=3000)]
-    source: Text = Field(description="Where the claim comes from (papers, DESIGN sections).")
+    source: Text = Field(description="Where the claim comes from (papers, docs/ODD.md sections).")
 
     @property
     def kind(self) -> Literal["trial", "preset"]:
@@ -494,9 +494,10 @@ def cohort_trajectory(protocol: TrialProtocol) -> pd.DataFrame:
     """A virtual trial's cohort over time: response, remission, severity and the mean layers.
 
     The trial runner reports response at a few days; a lesson's chart needs the whole course and
-    the three layers (DESIGN §2). This advances the cohort exactly as ``model.trial.run_trial``
-    does (same streams, same time grid, same event order), so its response at the protocol's
-    report days equals the runner's; ``tests/test_lessons.py`` holds that.
+    the three layers (docs/ODD.md §3.3). This advances the cohort exactly as
+    ``model.trial.run_trial`` does (same streams, same time grid, same event order), so its
+    response at the protocol's report days equals the runner's; ``tests/test_lessons.py`` holds
+    that.
 
     Returns:
         One row per whole day: ``day``, ``response_rate``, ``remission_rate``, ``mean_severity``,
@@ -601,8 +602,8 @@ def _verdict(
 def run_lesson(lesson: Lesson, progress: Progress = _no_progress) -> LessonResult:
     """Run a lesson's pair and compare the prediction metric.
 
-    Preset arms use the same seed and replication (common random numbers, DESIGN §1), so they
-    differ only because the policy differs.
+    Preset arms use the same seed and replication (common random numbers, docs/experiments.md),
+    so they differ only because the policy differs.
 
     Args:
         lesson: A loaded lesson.
@@ -749,8 +750,8 @@ def metric_help(metric: str) -> str:
     if m is None:
         return ""
     if day:  # a trial metric read on one day: over the trial's cohort, not a run's patients
-        return f"({m.unit.value}) on day {day} after the first dose, over the whole cohort."
-    return f"({fmt.unit_text(base)}) {m.definition}"
+        return f"{m.unit.value}, on day {day} after the first dose, over the whole cohort."
+    return f"{fmt.unit_text(base)}: {m.definition}"
 
 
 def metric_name(metric: str) -> str:

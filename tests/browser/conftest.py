@@ -114,14 +114,24 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh page; fails the test on any page error; saves a screenshot at the end."""
+    """A fresh 1400 x 900 page; fails the test on any page or console error; saves a screenshot.
+
+    Console errors count as failures too: the errors users saw ("no comm channel defined",
+    "Invalid color specifier") were logged to the console, not raised as page errors.
+    """
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def console(msg) -> None:
+        if msg.type == "error":
+            errors.append(f"console: {msg.text}")
+
+    pg.on("console", console)
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
