@@ -35,8 +35,12 @@ solara.server.settings.theme.show_banner = False
 solara.server.settings.theme.title = "ketasim"
 
 from dashboards.compare_page import ComparePage  # noqa: E402
-from dashboards.explore import SESSION, ExplorePage, ExploreSession  # noqa: E402
+from dashboards.explore import SESSION, ExplorePage, ExploreSession, warm_up  # noqa: E402
 from dashboards.learn import LearnPage  # noqa: E402
+
+# The server imports this module once, at start: do the first session's one-off work now (model
+# kernels loaded from their cache, plotly's validators, pandas' paths), not in the first page.
+warm_up()
 
 TITLE = "ketasim: ketamine-assisted therapy and the institutions that deliver it"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from dashboards import metric_format as fmt
@@ -70,6 +71,27 @@ _LEGEND_SIDE_PX = 60
 _X_AXIS_PX = 50  # tick labels and the axis title under a plot
 
 
+def _light_template() -> go.layout.Template:
+    """Plotly's "plotly_white" look for 2-D charts, without its 3-D, map and polar parts.
+
+    The full template is copied and validated into every figure that names it and sent with
+    every figure's JSON (~7 kB): measured, that was most of the time the dashboard spent
+    building a step's seven figures. This keeps the parts these charts use.
+    """
+    white = pio.templates["plotly_white"]
+    keep = ("font", "paper_bgcolor", "plot_bgcolor", "colorway", "hovermode", "hoverlabel")
+    layout = {key: white.layout[key] for key in keep}
+    layout["xaxis"] = white.layout.xaxis
+    layout["yaxis"] = white.layout.yaxis
+    return go.layout.Template(
+        layout=layout, data={"bar": white.data.bar, "histogram": white.data.histogram}
+    )
+
+
+TEMPLATE = _light_template()
+"""The template of every dashboard and report chart (small: see ``_light_template``)."""
+
+
 def _layout(
     fig: go.Figure, title: str, height: int = HEIGHT, margin: dict | None = None, **kwargs
 ) -> go.Figure:
@@ -77,7 +99,7 @@ def _layout(
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": _TITLE_FONT}},
         height=height,
         margin=margin or _MARGIN,
-        template="plotly_white",
+        template=TEMPLATE,
         **kwargs,
     )
     return fig

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy import stats
 
-from dashboards.charts import legend_below
+from dashboards.charts import TEMPLATE, legend_below
 
 ARM_COLOURS = {"base": "#636EFA", "policy": "#EF553B"}
 DIFF_COLOUR = "#00A08A"
@@ -77,7 +77,7 @@ def arms_time_series(
         title=f"{metric.replace('_', ' ')} by day (mean of replications, 95 % band)",
         xaxis_title="day",
         yaxis_title=metric.replace("_", " "),
-        template="plotly_white",
+        template=TEMPLATE,
     )
     return legend_below(fig)
 
@@ -95,7 +95,7 @@ def paired_difference(daily: pd.DataFrame, metric: str = "integrated_delivery_ra
         title=f"Paired difference in {metric.replace('_', ' ')} (policy - base, 95 % band)",
         xaxis_title="day",
         yaxis_title=f"difference in {metric.replace('_', ' ')}",
-        template="plotly_white",
+        template=TEMPLATE,
         showlegend=False,
     )
     return fig
@@ -155,7 +155,7 @@ def ce_plane(runs: pd.DataFrame, thresholds: tuple[int, ...] = WTP_LINES) -> go.
         title="Cost-effectiveness plane (per patient, discounted, health-sector perspective)",
         xaxis_title="incremental QALYs per patient",
         yaxis_title="incremental cost per patient, USD",
-        template="plotly_white",
+        template=TEMPLATE,
         xaxis={"range": [-span, span]},
     )
     return fig
@@ -220,7 +220,7 @@ def tornado(indices: pd.DataFrame, importance: str | None = None) -> go.Figure:
         title="Sensitivity: parameters ranked by influence",
         barmode="group",
         xaxis_title=xlabel,
-        template="plotly_white",
+        template=TEMPLATE,
         height=max(300, 60 * len(df) + 150),
     )
     return legend_below(fig)

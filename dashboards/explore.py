@@ -36,6 +36,8 @@ from dashboards.levers import (
     DAYS_PER_STEP,
     GROUPS,
     LEVERS,
+    PAYMENT,
+    RUN,
     RUN_LEVERS,
     Lever,
     LeverError,
@@ -46,13 +48,15 @@ from dashboards.levers import (
     with_lever,
     with_run_setting,
 )
-from dashboards.plotly_widget import Chart
+from dashboards.plotly_widget import Chart, figure_json
 from model.catchment import lever_warnings
 from model.model import KetasimModel
 from model.params import RunSettings, Scenario
 from scenarios.loader import preset_names
 
 DEFAULT_PRESET = "baseline"
+OPEN_GROUPS = frozenset({PAYMENT, RUN})
+"""The lever groups open when a session starts (the others open on a click)."""
 PLASTICITY_DAYS_SHOWN = 28.0
 """The delay histogram's x range: the window closes within ~1-2 weeks (docs/ODD.md §3.3)."""
 PLAY_PAUSE_S = 0.05
@@ -213,6 +217,15 @@ def build_figures(snap: Snapshot) -> dict[str, go.Figure]:
     return {key: make(snap) for key, make in PANELS}
 
 
+def warm_up() -> None:
+    """Build a session, step it and draw its figures once, so the first page is not the first."""
+    session = ExploreSession()
+    for _ in range(2):
+        session.advance()
+        for fig in build_figures(session.snapshot()).values():
+            figure_json(fig)
+
+
 # --------------------------------------------------------------------------- session state
 class ExploreSession:
     """The state of one browser session: settings, the model, play state.
@@ -230,6 +243,7 @@ class ExploreSession:
         self.levers: solara.Reactive[PolicyLevers] = solara.reactive(levers)
         self.run: solara.Reactive[RunSettings] = solara.reactive(run)
         self.version = solara.reactive(0)  # bumped after every step or rebuild
+        self.open_groups: solara.Reactive[frozenset[str]] = solara.reactive(OPEN_GROUPS)
         self.playing = solara.reactive(False)
         self.lock = threading.RLock()
         self.scenario = make_scenario(preset, levers, run)
@@ -482,21 +496,50 @@ def SettingsPanel(session: ExploreSession) -> None:
         with solara.Details("About this preset", expand=False):
             solara.Text(session.description.value or "(no description)")
         for group in GROUPS:
-            with solara.Card(group, margin=0, style={"padding": "4px 8px"}):
-                for lever in LEVERS:
-                    if lever.group != group:
-                        continue
-                    LeverControl(
-                        lever,
-                        getattr(levers, lever.name),
-                        lambda raw, name=lever.name: session.set_lever(name, raw),
-                    ).key(lever.name)
-        with solara.Card("Run settings", margin=0, style={"padding": "4px 8px"}):
-            for lever in RUN_LEVERS:
+            LeverGroup(
+                session,
+                group,
+                tuple(lv for lv in LEVERS if lv.group == group),
+                levers,
+                session.set_lever,
+            ).key(group)
+        LeverGroup(session, RUN, RUN_LEVERS, run, session.set_run_setting).key(RUN)
+
+
+@solara.component
+def LeverGroup(
+    session: ExploreSession,
+    title: str,
+    levers: tuple[Lever, ...],
+    values: Any,
+    apply: Callable[[str, Any], None],
+) -> None:
+    """One group of levers under a header that opens and closes it.
+
+    A closed group draws no controls: the levers' widgets were most of what the browser built
+    before Explore appeared, and again on every return to Explore. Which groups are open is
+    kept in the session, so it survives page switches.
+    """
+    is_open = title in session.open_groups.value
+
+    def toggle() -> None:
+        session.open_groups.set(session.open_groups.value ^ {title})
+
+    with solara.Card(margin=0, style={"padding": "0px 8px"}, classes=["lever-group"]):
+        solara.Button(
+            title,
+            icon_name="mdi-chevron-up" if is_open else "mdi-chevron-down",
+            text=True,
+            on_click=toggle,
+            classes=["lever-group-toggle"],
+            style={"font-size": "1rem", "text-transform": "none", "width": "100%"},
+        )
+        if is_open:
+            for lever in levers:
                 LeverControl(
                     lever,
-                    getattr(run, lever.name),
-                    lambda raw, name=lever.name: session.set_run_setting(name, raw),
+                    getattr(values, lever.name),
+                    lambda raw, name=lever.name: apply(name, raw),
                 ).key(lever.name)
 
 
@@ -639,8 +682,11 @@ def ExplorePage(active: bool = True) -> None:
     # Read the reactive settings so the scenario line follows them (``session.scenario`` is a
     # plain attribute, replaced together with these).
     _ = (session.preset.value, session.levers.value, session.run.value)
-    if active:
-        with solara.Sidebar():
+    # The Sidebar element is always there and only its content comes and goes: removing the
+    # element made reacton build the page's content anew (its seven charts too) on every page
+    # switch. An empty Sidebar opens no sidebar.
+    with solara.Sidebar():
+        if active:
             SettingsPanel(session)
     with solara.Column(style={"padding": "8px"}, classes=["ketasim-explore"]):
         Prose(

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards import metric_format as fmt
-from dashboards.charts import legend_below
+from dashboards.charts import TEMPLATE, legend_below
 
 ARM_COLOURS = ("#1f77b4", "#d62728")
 """Arm A blue, arm B red (kept in every lesson so a class learns to read them)."""
@@ -64,7 +64,7 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure
         title={"text": title, "x": 0.01, "xanchor": "left"},
         xaxis_title=x_title,
         yaxis_title=y_title,
-        template="plotly_white",
+        template=TEMPLATE,
         margin={"l": 60, "r": 20, "t": 60},
         height=440,
     )

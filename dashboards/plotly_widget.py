@@ -17,14 +17,13 @@ its element changes size (a ``ResizeObserver``: window resizes, a sidebar openin
 shown again) and never sends anything back to Python.
 
 plotly.min.js is served from the installed plotly package (``plotly/package_data``), added to
-Solara's static assets at import, so the page needs no network. Its URL carries a hash of the file
-(``?v=...``), for which Solara sends a one-year immutable cache header: a browser downloads it
-once per plotly version.
+Solara's static assets at import, so the page needs no network. Its URL carries Solara's hash of
+the file (``?v=...``), for which Solara sends a one-year immutable cache header: a browser
+downloads it once per plotly version.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -35,6 +34,7 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 import solara
+import solara.server.server
 import solara.server.settings
 import traitlets
 
@@ -48,8 +48,10 @@ CONFIG = {"responsive": True, "displaylogo": False}
 
 # Loads plotly.js once per page: every chart (and the page's head, see ``_page_script``) waits on
 # the same promise, so a page of charts makes one download and one evaluation. The file is
-# fetched at once but run only after the page's load event: a <script> element would hold that
-# event, which Solara waits for before it mounts the app.
+# fetched at once (into the browser's cache) but run from a <script> element only after the
+# page's load event: a <script> element added earlier would hold that event, which Solara waits
+# for before it mounts the app. A <script> element (not eval) lets the browser keep the compiled
+# code for the next visit.
 _LOADER = r"""
 function ketasimLoadPlotly(path) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -60,10 +62,10 @@ function ketasimLoadPlotly(path) {
       if (document.readyState === "complete") resolve();
       else window.addEventListener("load", resolve, { once: true });
     });
-    const ready = Promise.all([file, loaded]).then(([blob]) => new Promise((resolve, reject) => {
+    const ready = Promise.all([file, loaded]).then(() => new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = URL.createObjectURL(blob);
-      script.onload = () => { URL.revokeObjectURL(script.src); resolve(window.Plotly); };
+      script.src = url;
+      script.onload = () => resolve(window.Plotly);
       script.onerror = () => reject(new Error(url));
       document.head.appendChild(script);
     }));
@@ -130,14 +132,6 @@ export default { render };
 )
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def _page_script(plotly_path: str) -> str:
     """Solara's ``custom.js``: start loading plotly.js in the page's head.
 
@@ -172,7 +166,9 @@ def serve_plotly_js() -> str:
     Returns:
         plotly.min.js's path below the server root, with the file's hash as its version query.
     """
-    version = _file_hash(PLOTLY_DIR / PLOTLY_JS)
+    # Solara's own content hash (md5), which its static files check a ?v= against before they
+    # send the one-year "immutable" cache header.
+    version = solara.server.server.file_content_hash(PLOTLY_DIR / PLOTLY_JS)[:12]
     path = f"/static/assets/{PLOTLY_JS}?v={version}"
     folder = _asset_dir(version)
     script = _page_script(path)
