@@ -11,9 +11,9 @@ port and drives Debian's Chromium with Playwright:
   list), Learn -> Explore (every chart drawn and visible, the levers back in the sidebar).
 
 Each is repeated ``--repeat`` times (default 5) and the median printed, with the range. The
-server's first page (which imports the app: about 2-3 s once per server start) is warmed up
-before the timed runs and printed apart. Browser console errors and page errors of the timed
-runs are counted and printed; the script exits 1 if there are any.
+server's first page (Solara compresses plotly.js for it: about 2 s once per server start) is
+visited before the timed runs and printed apart. Browser console errors and page errors of the
+timed runs are counted and printed; the script exits 1 if there are any.
 
     uv run python benchmarks/bench_dashboard_load.py [--repeat 5] [--width 1400 --height 900]
 """
