@@ -30,6 +30,7 @@ from dashboards.lessons import (
     run_lesson,
 )
 from dashboards.plotly_widget import Chart
+from model.catchment import lever_warnings
 
 VERDICTS = ("lower", "same", "higher")
 
@@ -99,6 +100,18 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     )
 
 
+def lesson_warnings(lesson: Lesson) -> list[str]:
+    """Warnings about levers that cannot act, for what differs between the lesson's two arms.
+
+    A warning both arms share (a training subsidy in both, in a one-year run) cannot explain
+    the difference the lesson is about, so it is not shown.
+    """
+    if lesson.scenarios is None:
+        return []
+    a, b = (lever_warnings(sc) for sc in lesson.scenarios)
+    return [w for w in dict.fromkeys(a + b) if (w in a) != (w in b)]
+
+
 @solara.component
 def LessonView(lesson: Lesson) -> None:
     """One lesson: question, prediction, run, answer."""
@@ -130,6 +143,8 @@ def LessonView(lesson: Lesson) -> None:
             f"{spec.a.label} (A) against {spec.b.label} (B), one {what} each.",
             strong="Compares:",
         )
+        for warning in lesson_warnings(lesson):
+            solara.Warning(warning[0].upper() + warning[1:], dense=True)
         _text("p", "Before running, the class chooses one answer:", strong="Prediction.")
         # Listed in one fixed order (arm B lower, the same, higher) for every lesson.
         rv.RadioGroup(
