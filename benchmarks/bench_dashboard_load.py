@@ -23,36 +23,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.chromium import CHROMIUM, LAUNCH_ARGS, free_port, wait_for_http  # noqa: E402
+
 N_EXPLORE_CHARTS = 7
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 CHARTS_DRAWN = """n => {
   const plots = document.querySelectorAll('.panel .js-plotly-plot .main-svg');
   const shown = [...plots].filter(p => p.getBoundingClientRect().width > 0);
   return shown.length >= 2 * n;  // plotly draws two .main-svg layers per chart
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -63,16 +50,12 @@ def start_server(port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=2):
-                return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("the dashboard server did not start") from None
-            time.sleep(0.3)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}", server)
+    except RuntimeError:
+        server.kill()
+        raise
+    return server
 
 
 def _page_button(page, label: str):
@@ -139,7 +122,7 @@ def main() -> int:
 
     # Other work on the machine slows every number here: the load is printed with them.
     load_at_start = round(os.getloadavg()[0], 2)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(port)
     try:

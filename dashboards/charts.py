@@ -206,6 +206,23 @@ def placeholder(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
+def _unit_axis(fig: go.Figure, title: str, top: float) -> None:
+    """A right-hand axis from 0 to ``top`` ticked in quarters, without its own grid.
+
+    Ticked on its own: left to plotly, a second axis takes the first one's tick positions
+    (0.243, 0.487, ...).
+    """
+    fig.update_yaxes(
+        title_text=title,
+        secondary_y=True,
+        range=[0, top],
+        tickmode="linear",
+        tick0=0.0,
+        dtick=0.25,
+        showgrid=False,
+    )
+
+
 def _check_columns(df: pd.DataFrame, required, what: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -305,15 +322,7 @@ def severity_figure(daily: pd.DataFrame) -> go.Figure:
     _layout(fig, "Severity and the three layers")
     fig.update_xaxes(DAY_AXIS)
     fig.update_yaxes(title_text="mean severity (0-60)", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(
-        title_text="layer (1 = entrenched)",
-        secondary_y=True,
-        range=[0, 1],
-        tickmode="linear",
-        tick0=0.0,
-        dtick=0.25,
-        showgrid=False,
-    )
+    _unit_axis(fig, "layer (1 = entrenched)", 1.0)
     if daily.empty:
         fig.update_yaxes(visible=False, secondary_y=True)
         return placeholder(fig, run_to_see("severity and its three layers"))
@@ -408,15 +417,7 @@ def delay_histogram_figure(
     _layout(fig, "Dose-to-therapy delay and the window")
     fig.update_xaxes(title_text="days from a dose to the first session after it", range=[0, x_max])
     fig.update_yaxes(title_text="doses", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(
-        title_text="plasticity p(t)",
-        secondary_y=True,
-        range=[0, 1.05],
-        tickmode="linear",
-        tick0=0.0,
-        dtick=0.25,
-        showgrid=False,
-    )
+    _unit_axis(fig, "plasticity p(t)", 1.05)
     fig.add_vrect(
         x0=window_start_days,
         x1=window_end_days,

@@ -212,9 +212,8 @@ def LearnPage(folder: Path = LESSON_DIR) -> None:
                 on_click=lambda: reload.set(reload.value + 1),
                 text=True,
             )
-        # Every lesson stays mounted and only the chosen one is shown: switching lessons then
-        # keeps each lesson's prediction and result, and never tears down a plotly widget that
-        # the browser is still talking to (that raised "no comm channel defined" page errors).
+        # Every lesson stays mounted and only the chosen one is shown: switching lessons keeps
+        # each lesson's prediction, result and chart.
         for les in lessons:
             shown = current is not None and les.name == current.name
             # A plain div: a Column's vuetify class ``d-flex`` would override display: none.

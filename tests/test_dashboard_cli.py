@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import free_port, wait_for_http
+
 ROOT = Path(__file__).resolve().parents[1]
 KETASIM = Path(sys.executable).parent / "ketasim"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_is_free(port: int) -> bool:
@@ -35,28 +31,12 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 120.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"ketasim dashboard exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"no answer from {url} within {seconds:.0f} s")
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def dashboard(tmp_path):
     """``ketasim dashboard`` on a free port, its output in a file; killed if a test fails."""
     if not KETASIM.exists():
         pytest.skip(f"no ketasim script next to {sys.executable}")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "dashboard.log").open("w+")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -78,7 +58,7 @@ def dashboard(tmp_path):
 def test_one_kill_of_the_pid_frees_the_port(dashboard):
     proc, port, log = dashboard
     url = f"http://127.0.0.1:{port}"
-    _wait_for_http(url, proc)
+    wait_for_http(url, proc)
     for _ in range(3):  # page loads: each used to print Solara's 12-line samesite warning
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
@@ -99,7 +79,7 @@ def test_one_kill_of_the_pid_frees_the_port(dashboard):
 
 def test_a_port_in_use_is_refused_in_one_line(dashboard, capsys):
     proc, port, _ = dashboard
-    _wait_for_http(f"http://127.0.0.1:{port}", proc)
+    wait_for_http(f"http://127.0.0.1:{port}", proc)
     from scenarios.cli import main
 
     assert main(["dashboard", "--port", str(port)]) == 2
