@@ -5,16 +5,16 @@ plotly.js (about 5 MB) in every chart's front-end module, so a page of seven cha
 36 MB over the websocket and evaluates plotly.js seven times (11-14 s before Explore appears);
 it draws before its element is attached, so it falls back to 700 px and is clipped in a narrower
 cell; and its JavaScript sends layout changes back to Python after Solara has closed it on a page
-switch ("no comm channel defined"). Measured in ``/work/shared/SOLARA-FACTS.md`` terms on these
-machines; ``benchmarks/bench_dashboard_load.py`` measures this app.
+switch ("no comm channel defined"). ``benchmarks/bench_dashboard_load.py`` measures this app.
 
-This widget's front-end module is about 2 kB. It adds one ``<script>`` for plotly.min.js to the
-page unless ``window.Plotly`` exists (a promise shared by every chart on the page, so seven charts
-make one download), draws with ``Plotly.react`` in ``responsive`` mode with the layout's width
-removed (the chart takes its container's width; the layout's height becomes the container's
-height), redraws when the figure JSON changes (at most once per animation frame), re-fits when
-its element changes size (a ``ResizeObserver``: window resizes, a sidebar opening, a hidden page
-shown again) and never sends anything back to Python.
+This widget's front-end module is about 2 kB. It loads plotly.min.js for the page unless
+``window.Plotly`` exists (a promise shared by every chart on the page and by the page's head,
+which starts the download: one download and one evaluation for all charts), draws with
+``Plotly.react`` in ``responsive`` mode with the layout's width removed (the chart takes its
+container's width; the layout's height becomes the container's height), redraws when the
+figure JSON changes (at most once per animation frame), re-fits when its element changes size
+(a ``ResizeObserver``: window resizes, a sidebar opening, a hidden page shown again) and never
+sends anything back to Python.
 
 plotly.min.js is served from the installed plotly package (``plotly/package_data``), added to
 Solara's static assets at import, so the page needs no network. Its URL carries Solara's hash of
@@ -24,6 +24,7 @@ downloads it once per plotly version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -147,7 +148,11 @@ def _page_script(plotly_path: str) -> str:
 
 
 def _asset_dir(version: str) -> Path:
-    """A folder for the generated ``custom.js``, per plotly.js file (the user's cache)."""
+    """A folder for a generated ``custom.js`` in the user's cache, named after its content.
+
+    Named by a hash of the script (which holds plotly.js's version), so two servers of
+    different versions of this code never write each other's file.
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     for root in (Path(base), Path(tempfile.gettempdir())):
         folder = root / "ketasim" / "dashboard-assets" / version
@@ -170,8 +175,8 @@ def serve_plotly_js() -> str:
     # send the one-year "immutable" cache header.
     version = solara.server.server.file_content_hash(PLOTLY_DIR / PLOTLY_JS)[:12]
     path = f"/static/assets/{PLOTLY_JS}?v={version}"
-    folder = _asset_dir(version)
     script = _page_script(path)
+    folder = _asset_dir(hashlib.sha256(script.encode()).hexdigest()[:16])
     target = folder / "custom.js"
     if not target.exists() or target.read_text(encoding="utf-8") != script:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")

@@ -86,3 +86,19 @@ def test_a_port_in_use_is_refused_in_one_line(dashboard, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"ketasim: error: --host 127.0.0.1 --port {port}: cannot listen there")
     assert "\n" not in err
+
+
+def test_the_page_preloads_plotly_js_which_browsers_may_keep(dashboard):
+    """The page's head starts loading plotly.js; its address never changes content."""
+    from dashboards.plotly_widget import PLOTLY_JS_PATH
+
+    proc, port, _ = dashboard
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(url, proc)
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        page = resp.read().decode()
+    assert f"ketasimLoadPlotly({PLOTLY_JS_PATH!r}".replace("'", '"') in page
+    with urllib.request.urlopen(url + PLOTLY_JS_PATH, timeout=30) as resp:
+        assert resp.status == 200
+        assert "immutable" in resp.headers["Cache-Control"], resp.headers["Cache-Control"]
+        assert resp.read(40).startswith(b"/**\n* plotly.js v")
