@@ -516,9 +516,9 @@ def LeverGroup(
 ) -> None:
     """One group of levers under a header that opens and closes it.
 
-    A closed group draws no controls: the levers' widgets were most of what the browser built
-    before Explore appeared, and again on every return to Explore. Which groups are open is
-    kept in the session, so it survives page switches.
+    A closed group draws no controls: the levers' widgets are most of what the browser builds
+    before Explore appears, and again on every return to Explore. Which groups are open is kept
+    in the session, so it survives page switches.
     """
     is_open = title in session.open_groups.value
 

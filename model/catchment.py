@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from agents.policy import IntegrationTiming, PolicyLevers
 from model.model import DAYS_PER_QUARTER, DAYS_PER_YEAR
-from model.params import Scenario
+from model.params import RunSettings, Scenario
 
 MAX_SEARCH_PATIENTS = 1_000_000
 """The largest catchment ``smallest_integrating_size`` looks at."""
@@ -116,10 +118,15 @@ def lever_warnings(
         days: The run's length, days (default: the scenario's).
 
     Returns:
-        One sentence per problem (empty when every lever switched on can act).
+        One sentence per problem (empty when every lever switched on can act, and for a size or
+        length the run's own rules refuse: that refusal is the message then).
     """
     n_patients = scenario.run.n_patients if n_patients is None else n_patients
     days = scenario.run.days if days is None else days
+    try:
+        RunSettings(n_patients=n_patients, days=days)
+    except ValidationError:
+        return []
     warnings = []
     levers = integration_levers(scenario.policy)
     place = catchment(scenario, n_patients)

@@ -130,3 +130,12 @@ def test_the_cli_prints_the_warning_once_on_stderr(argv, capsys):
     argv = [a if a != "300" else "459" for a in argv]
     assert main(argv) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_size_the_run_refuses_gets_its_refusal_alone(capsys):
+    from scenarios.cli import main
+
+    assert lever_warnings(load_scenario("bundled_payment"), 0, 365) == []
+    assert main(["run", "bundled_payment", "--patients", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ketasim: error: --patients 0"), err
