@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from dashboards.explore import build_figures, snapshot  # noqa: E402
 from dashboards.levers import DAYS_PER_STEP  # noqa: E402
+from dashboards.plotly_widget import figure_json  # noqa: E402
 from scenarios.api import build, load_scenario  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def bench_in_process(preset: str, n_patients: int, days: int) -> dict:
-    """Time every step of a run: model, frames, figures, figure JSON (what goes to the browser)."""
+    """Time each step of a run: model, frames, figures, their JSON (what the chart widget sends)."""
     model = build(load_scenario(preset), n_patients=n_patients, days=days, seed=0)
     parts: dict[str, list[float]] = {"model": [], "frames": [], "figures": [], "json": []}
     total: list[float] = []
@@ -51,7 +52,7 @@ def bench_in_process(preset: str, n_patients: int, days: int) -> dict:
         figs = build_figures(snap)
         t3 = time.perf_counter()
         for fig in figs.values():
-            fig.to_json()
+            figure_json(fig)
         t4 = time.perf_counter()
         parts["model"].append(t1 - t0)
         parts["frames"].append(t2 - t1)
@@ -110,8 +111,8 @@ def bench_browser(steps: int) -> dict:
                 # Done when the pathways panel in the browser holds this step's days.
                 page.wait_for_function(
                     "([sel, n]) => { const el = document.querySelector(sel);"
-                    " return el && el.data && el.data.length && el.data[0].x"
-                    " && el.data[0].x.length >= n; }",
+                    " return el && el._fullData && el._fullData.length && el._fullData[0].x"
+                    " && el._fullData[0].x.length >= n; }",
                     arg=[".panel-pathways .js-plotly-plot", day],
                     timeout=60_000,
                 )

@@ -13,6 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy import stats
 
+from dashboards.charts import TEMPLATE, legend_below
+
 ARM_COLOURS = {"base": "#636EFA", "policy": "#EF553B"}
 DIFF_COLOUR = "#00A08A"
 WTP_LINES = (50_000, 100_000, 150_000)
@@ -75,10 +77,9 @@ def arms_time_series(
         title=f"{metric.replace('_', ' ')} by day (mean of replications, 95 % band)",
         xaxis_title="day",
         yaxis_title=metric.replace("_", " "),
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.2},
+        template=TEMPLATE,
     )
-    return fig
+    return legend_below(fig)
 
 
 def paired_difference(daily: pd.DataFrame, metric: str = "integrated_delivery_rate") -> go.Figure:
@@ -94,50 +95,9 @@ def paired_difference(daily: pd.DataFrame, metric: str = "integrated_delivery_ra
         title=f"Paired difference in {metric.replace('_', ' ')} (policy - base, 95 % band)",
         xaxis_title="day",
         yaxis_title=f"difference in {metric.replace('_', ' ')}",
-        template="plotly_white",
+        template=TEMPLATE,
         showlegend=False,
     )
-    return fig
-
-
-def metric_differences(metrics: pd.DataFrame, only: list[str] | None = None) -> go.Figure:
-    """Forest plot: each metric's mean paired difference with its 95 % interval.
-
-    Metrics are on different scales, so each is shown relative to its base mean (percent).
-    """
-    m = metrics if only is None else metrics[metrics["metric"].isin(only)]
-    base = m["base_mean"].abs().replace(0.0, np.nan)
-    rel = pd.DataFrame(
-        {
-            "metric": m["metric"],
-            "diff": 100.0 * m["diff_mean"] / base,
-            "low": 100.0 * m["diff_ci_low"] / base,
-            "high": 100.0 * m["diff_ci_high"] / base,
-        }
-    ).dropna(subset=["diff"])
-    fig = go.Figure(
-        go.Scatter(
-            x=rel["diff"],
-            y=rel["metric"],
-            mode="markers",
-            marker={"color": DIFF_COLOUR, "size": 9},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (rel["high"] - rel["diff"]).fillna(0.0),
-                "arrayminus": (rel["diff"] - rel["low"]).fillna(0.0),
-            },
-            hovertemplate="%{y}: %{x:.1f} %<extra></extra>",
-        )
-    )
-    fig.add_vline(x=0.0, line={"color": "grey", "dash": "dot"})
-    fig.update_layout(
-        title="Paired differences, percent of the base mean (95 % intervals)",
-        xaxis_title="policy - base, % of base mean",
-        template="plotly_white",
-        height=max(300, 24 * len(rel) + 120),
-    )
-    fig.update_yaxes(autorange="reversed")
     return fig
 
 
@@ -195,7 +155,7 @@ def ce_plane(runs: pd.DataFrame, thresholds: tuple[int, ...] = WTP_LINES) -> go.
         title="Cost-effectiveness plane (per patient, discounted, health-sector perspective)",
         xaxis_title="incremental QALYs per patient",
         yaxis_title="incremental cost per patient, USD",
-        template="plotly_white",
+        template=TEMPLATE,
         xaxis={"range": [-span, span]},
     )
     return fig
@@ -260,8 +220,7 @@ def tornado(indices: pd.DataFrame, importance: str | None = None) -> go.Figure:
         title="Sensitivity: parameters ranked by influence",
         barmode="group",
         xaxis_title=xlabel,
-        template="plotly_white",
+        template=TEMPLATE,
         height=max(300, 60 * len(df) + 150),
-        legend={"orientation": "h", "y": -0.25},
     )
-    return fig
+    return legend_below(fig)

@@ -17,6 +17,7 @@ import solara
 import solara.lab
 
 from dashboards import charts
+from dashboards import metric_format as fmt
 from dashboards.explore import ExploreSession, LeverControl, Prose, use_session
 from dashboards.levers import (
     COMPARE_LEVERS,
@@ -24,6 +25,8 @@ from dashboards.levers import (
     scenario_toml,
     with_compare_setting,
 )
+from dashboards.plotly_widget import Chart
+from model.catchment import lever_warnings
 from model.params import Scenario
 from scenarios.loader import ScenarioError, load_scenario, preset_names
 
@@ -72,28 +75,9 @@ def compare_task(
 
 
 # --------------------------------------------------------------------------- formatting
-_PCT_SUFFIXES = ("_rate", "_rate_180d", "_index")
-
-
-def _is_share(metric: str) -> bool:
-    return metric.startswith("share_") or metric.endswith(_PCT_SUFFIXES)
-
-
-def _is_money(metric: str) -> bool:
-    return metric.startswith(("spend_", "cost_", "pharma_", "incremental_cost", "icer", "nmb"))
-
-
 def format_metric(metric: str, value: Any, diff: bool = False) -> str:
-    """A metric value for the results table: shares in %, money in USD, else 3 digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    value = float(value)
-    sign = "+" if diff and value > 0 else ""
-    if _is_share(metric):
-        return f"{sign}{100.0 * value:.1f}" + (" pts" if diff else " %")
-    if _is_money(metric):
-        return f"{'-' if value < 0 else sign}${abs(value):,.0f}"
-    return f"{sign}{value:.3g}"
+    """A metric's value (or a difference, with its sign) in its registry unit."""
+    return fmt.diff_text(metric, value) if diff else fmt.value_text(metric, value)
 
 
 def results_frame(result: CompareResult, settings: CompareSettings) -> pd.DataFrame:
@@ -134,58 +118,101 @@ def icer_sentence(result: CompareResult) -> str:
 
 
 # --------------------------------------------------------------------------- components
+def metrics_table_html(result: CompareResult) -> str:
+    """Every metric: label, unit and period, both arms, the difference and its interval.
+
+    The definition of each metric (what it counts, over what) is the row's second line.
+    """
+    esc = html.escape
+    head = (
+        "<tr><th>metric</th><th>unit, period</th><th>base</th><th>policy</th>"
+        "<th>difference</th><th>95 % interval</th></tr>"
+    )
+    rows = []
+    for r in result.metrics.itertuples():
+        rows.append(
+            f"<tr><td><b>{esc(fmt.label(r.metric))}</b><br>"
+            f'<span class="metric-definition">{esc(fmt.definition(r.metric))}</span></td>'
+            f"<td>{esc(fmt.unit_text(r.metric))}</td>"
+            f"<td>{esc(format_metric(r.metric, r.base_mean))}</td>"
+            f"<td>{esc(format_metric(r.metric, r.policy_mean))}</td>"
+            f"<td>{esc(format_metric(r.metric, r.diff_mean, True))}</td>"
+            f"<td>{esc(format_metric(r.metric, r.diff_ci_low, True))} to "
+            f"{esc(format_metric(r.metric, r.diff_ci_high, True))}</td></tr>"
+        )
+    return f'<table class="compare-table">{head}{"".join(rows)}</table>'
+
+
+_TABLE_CSS = """
+.compare-table { border-collapse: collapse; font-size: 0.85rem; }
+.compare-table td, .compare-table th { padding: 4px 10px; border-bottom: 1px solid #ddd;
+  vertical-align: top; text-align: right; }
+.compare-table td:first-child, .compare-table th:first-child,
+.compare-table td:nth-child(2) { text-align: left; }
+.metric-definition { color: #666; font-size: 0.75rem; }
+"""
+
+
 @solara.component
 def ResultsView(result: CompareResult, settings: CompareSettings) -> None:
     """Headline, charts, metric table, cost-effectiveness and the CSV download."""
     m = result.metrics.set_index("metric")
     idr = m.loc["integrated_delivery_rate"]
     esc = html.escape
+    name = "integrated_delivery_rate"
     Prose(
         f"<h3>{esc(result.policy)} vs {esc(result.base)}</h3>"
         f"<p>{result.replications} paired replications × {settings.n_patients:,} patients × "
         f"{settings.days} days, seed {settings.seed}.<br>"
-        f"<b>Integrated delivery rate:</b> {format_metric('x_rate', idr.base_mean)} → "
-        f"{format_metric('x_rate', idr.policy_mean)} (difference "
-        f"{format_metric('x_rate', idr.diff_mean, diff=True)}, 95 % interval "
-        f"{format_metric('x_rate', idr.diff_ci_low, diff=True)} to "
-        f"{format_metric('x_rate', idr.diff_ci_high, diff=True)}).</p>",
+        f"<b>{esc(fmt.label(name))}</b> ({esc(fmt.unit_text(name))}): "
+        f"{format_metric(name, idr.base_mean)} → {format_metric(name, idr.policy_mean)} "
+        f"(difference {format_metric(name, idr.diff_mean, diff=True)}, 95 % interval "
+        f"{format_metric(name, idr.diff_ci_low, diff=True)} to "
+        f"{format_metric(name, idr.diff_ci_high, diff=True)}).<br>"
+        f'<span class="metric-definition">{esc(fmt.definition(name))}</span></p>',
         classes=["compare-headline"],
     )
-    nmb = ", ".join(f"${int(k):,}/QALY: {format_metric('nmb', v)}" for k, v in result.nmb.items())
+    nmb = ", ".join(
+        f"${int(k):,}/QALY: {format_metric('nmb', v, True)}" for k, v in result.nmb.items()
+    )
     Prose(
         "<p><b>Cost-effectiveness</b> (per patient in the catchment; health-sector perspective, "
         "payers + patients; costs and QALYs discounted):<br>"
-        f"incremental cost {format_metric('incremental_cost', result.incremental_cost, True)}, "
-        f"incremental QALYs {format_metric('qalys', result.incremental_qalys, True)}. "
-        f"{esc(icer_sentence(result))}<br>Net monetary benefit at {nmb}.</p>",
+        f"incremental cost {format_metric('incremental_cost', result.incremental_cost, True)} "
+        "per patient, incremental QALYs "
+        f"{format_metric('incremental_qalys', result.incremental_qalys, True)} per patient. "
+        f"{esc(icer_sentence(result))}<br>Net monetary benefit per patient at {nmb}.</p>",
         classes=["compare-economics"],
     )
-    with solara.ColumnsResponsive(12, large=6):
-        solara.FigurePlotly(charts.diff_forest_figure(result.metrics, result.base, result.policy))
-        solara.FigurePlotly(charts.arms_delivery_figure(result.daily))
-    table = pd.DataFrame(
-        {
-            "metric": result.metrics["metric"],
-            "base": [format_metric(r.metric, r.base_mean) for r in result.metrics.itertuples()],
-            "policy": [format_metric(r.metric, r.policy_mean) for r in result.metrics.itertuples()],
-            "difference": [
-                format_metric(r.metric, r.diff_mean, True) for r in result.metrics.itertuples()
-            ],
-            "95 % interval": [
-                f"{format_metric(r.metric, r.diff_ci_low, True)} to "
-                f"{format_metric(r.metric, r.diff_ci_high, True)}"
-                for r in result.metrics.itertuples()
-            ],
-        }
-    )
+    with solara.Div(classes=["panel", "panel-forest"]):
+        Chart(
+            charts.diff_forest_figure(
+                result.metrics, result.base, result.policy, charts.COMPARE_METRICS
+            )
+        )
+    with solara.Div(classes=["panel", "panel-arms"]):
+        Chart(charts.arms_delivery_figure(result.daily))
+    solara.Style(_TABLE_CSS)
     with solara.Details("All metrics (paired differences, policy - base)", expand=False):
-        Prose(table.to_html(index=False, escape=True, border=0, classes=["compare-table"]))
+        Prose(metrics_table_html(result))
     solara.FileDownload(
         data=lambda: results_frame(result, settings).to_csv(index=False),
         filename=f"compare_{result.policy}_vs_{result.base}.csv".replace("+", "_"),
         label="Download results (CSV)",
         mime_type="text/csv",
     )
+
+
+@solara.component
+def CatchmentWarnings(base: str, policy: Scenario, settings: CompareSettings) -> None:
+    """Levers of either arm that cannot act at the comparison's size and length."""
+    try:
+        arms = [load_scenario(base), policy]
+    except ScenarioError:
+        return  # the unknown preset is reported when the comparison is asked for
+    lines = [w for sc in arms for w in lever_warnings(sc, settings.n_patients, settings.days)]
+    for warning in dict.fromkeys(lines):
+        solara.Warning(warning[0].upper() + warning[1:], dense=True, classes=["lever-warning"])
 
 
 @solara.component
@@ -215,7 +242,9 @@ def ComparePage() -> None:
         set_error("")
         compare_task(base, policy, settings)
 
-    with solara.Column(style={"padding": "8px", "max-width": "1400px"}):
+    with solara.Column(
+        style={"padding": "8px", "max-width": "1400px"}, classes=["ketasim-compare"]
+    ):
         Prose(
             "<h2>Compare</h2><p>Your current Explore settings "
             f"(<b>{html.escape(policy.name)}</b>) against a preset, in paired replications: "
@@ -261,6 +290,7 @@ def ComparePage() -> None:
             )
         if error:
             solara.Error(error)
+        CatchmentWarnings(base, policy, settings)
         if compare_task.pending:
             pct = float(compare_task.progress or 0.0)
             done, running_total = runs_done.value

@@ -31,10 +31,13 @@ from agents.patient import CareCategory, Patient, Route
 from agents.policy import PolicyLevers
 from agents.prescriber import BusinessModel
 from dashboards import charts
+from dashboards import metric_format as fmt
 from dashboards.levers import (
     DAYS_PER_STEP,
     GROUPS,
     LEVERS,
+    PAYMENT,
+    RUN,
     RUN_LEVERS,
     Lever,
     LeverError,
@@ -45,13 +48,17 @@ from dashboards.levers import (
     with_lever,
     with_run_setting,
 )
+from dashboards.plotly_widget import Chart, figure_json
+from model.catchment import lever_warnings
 from model.model import KetasimModel
 from model.params import RunSettings, Scenario
 from scenarios.loader import preset_names
 
 DEFAULT_PRESET = "baseline"
+OPEN_GROUPS = frozenset({PAYMENT, RUN})
+"""The lever groups open when a session starts (the others open on a click)."""
 PLASTICITY_DAYS_SHOWN = 28.0
-"""The delay histogram's x range: the window closes within ~1-2 weeks (DESIGN §2)."""
+"""The delay histogram's x range: the window closes within ~1-2 weeks (docs/ODD.md §3.3)."""
 PLAY_PAUSE_S = 0.05
 """Pause between animated steps, so the browser can draw each one."""
 RUN_TO_END_RENDER_EVERY = 13
@@ -197,16 +204,26 @@ PANELS: tuple[tuple[str, Callable[[Snapshot], go.Figure]], ...] = (
     ("pathways", lambda s: charts.pathway_shares_figure(s.daily)),
     ("severity", lambda s: charts.severity_figure(s.daily)),
     ("spending", lambda s: charts.spending_figure(s.daily)),
-    ("delays", lambda s: charts.delay_histogram_figure(s.delays, s.plasticity, *s.window)),
     ("patient_flow", lambda s: charts.patient_flow_sankey(s.flow)),
     ("money_flow", lambda s: charts.money_flow_sankey(s.money)),
+    ("delays", lambda s: charts.delay_histogram_figure(s.delays, s.plasticity, *s.window)),
 )
-"""The Explore panels, in display order: (id, figure from a snapshot)."""
+"""The Explore panels, in display order (two a row on wide screens; the Sankeys side by side):
+(id, figure from a snapshot)."""
 
 
 def build_figures(snap: Snapshot) -> dict[str, go.Figure]:
     """Every Explore figure for one snapshot."""
     return {key: make(snap) for key, make in PANELS}
+
+
+def warm_up() -> None:
+    """Build a session, step it and draw its figures once, so the first page is not the first."""
+    session = ExploreSession()
+    for _ in range(2):
+        session.advance()
+        for fig in build_figures(session.snapshot()).values():
+            figure_json(fig)
 
 
 # --------------------------------------------------------------------------- session state
@@ -226,6 +243,7 @@ class ExploreSession:
         self.levers: solara.Reactive[PolicyLevers] = solara.reactive(levers)
         self.run: solara.Reactive[RunSettings] = solara.reactive(run)
         self.version = solara.reactive(0)  # bumped after every step or rebuild
+        self.open_groups: solara.Reactive[frozenset[str]] = solara.reactive(OPEN_GROUPS)
         self.playing = solara.reactive(False)
         self.lock = threading.RLock()
         self.scenario = make_scenario(preset, levers, run)
@@ -431,13 +449,13 @@ def LeverControl(lever: Lever, value: Any, on_change: Callable[[Any], None]) -> 
                                 on_value=slid,
                             )
                     solara.InputText(
-                        label="value",
+                        label=lever.unit,
                         value=text,
                         on_value=typed,
                         continuous_update=False,
                         error=bool(error),
                         dense=True,
-                        style={"max-width": "105px"},
+                        style={"max-width": "135px"},
                         classes=[f"input-{lever.name}"],
                     )
             case _:
@@ -478,48 +496,121 @@ def SettingsPanel(session: ExploreSession) -> None:
         with solara.Details("About this preset", expand=False):
             solara.Text(session.description.value or "(no description)")
         for group in GROUPS:
-            with solara.Card(group, margin=0, style={"padding": "4px 8px"}):
-                for lever in LEVERS:
-                    if lever.group != group:
-                        continue
-                    LeverControl(
-                        lever,
-                        getattr(levers, lever.name),
-                        lambda raw, name=lever.name: session.set_lever(name, raw),
-                    ).key(lever.name)
-        with solara.Card("Run settings", margin=0, style={"padding": "4px 8px"}):
-            for lever in RUN_LEVERS:
+            LeverGroup(
+                session,
+                group,
+                tuple(lv for lv in LEVERS if lv.group == group),
+                levers,
+                session.set_lever,
+            ).key(group)
+        LeverGroup(session, RUN, RUN_LEVERS, run, session.set_run_setting).key(RUN)
+
+
+@solara.component
+def LeverGroup(
+    session: ExploreSession,
+    title: str,
+    levers: tuple[Lever, ...],
+    values: Any,
+    apply: Callable[[str, Any], None],
+) -> None:
+    """One group of levers under a header that opens and closes it.
+
+    A closed group draws no controls: the levers' widgets are most of what the browser builds
+    before Explore appears, and again on every return to Explore. Which groups are open is kept
+    in the session, so it survives page switches.
+    """
+    is_open = title in session.open_groups.value
+
+    def toggle() -> None:
+        session.open_groups.set(session.open_groups.value ^ {title})
+
+    with solara.Card(margin=0, style={"padding": "0px 8px"}, classes=["lever-group"]):
+        solara.Button(
+            title,
+            icon_name="mdi-chevron-up" if is_open else "mdi-chevron-down",
+            text=True,
+            on_click=toggle,
+            classes=["lever-group-toggle"],
+            style={"font-size": "1rem", "text-transform": "none", "width": "100%"},
+        )
+        if is_open:
+            for lever in levers:
                 LeverControl(
                     lever,
-                    getattr(run, lever.name),
-                    lambda raw, name=lever.name: session.set_run_setting(name, raw),
+                    getattr(values, lever.name),
+                    lambda raw, name=lever.name: apply(name, raw),
                 ).key(lever.name)
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None or not np.isfinite(value) else f"{value:.0%}"
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("integrated_delivery_rate", "kpi-idr"),
+    ("share_integrated", "kpi-share"),
+    ("response_rate", "kpi-resp"),
+    ("mean_severity", "kpi-sev"),
+    ("spend_total", "kpi-spend"),
+)
+"""The number boxes above the charts: (registry metric, CSS class)."""
+
+
+def headline_values(daily: pd.DataFrame) -> dict[str, float | None]:
+    """The headline metrics on the last simulated day (spending summed over the silos)."""
+    if daily.empty:
+        return {name: None for name, _ in HEADLINE}
+    last = daily.iloc[-1]
+    values: dict[str, float | None] = {}
+    for name, _ in HEADLINE:
+        if name == "spend_total":
+            values[name] = sum(float(last[f"spend_{k}"]) for k in charts.SILO_COLOURS)
+        else:
+            value = float(last[name])
+            values[name] = value if np.isfinite(value) else None
+    return values
+
+
+def headline_html(daily: pd.DataFrame, day: float) -> str:
+    """The number boxes: the registry's label, the value in its unit, what it counts (hover)."""
+    values = headline_values(daily)
+    boxes = []
+    for name, cls in HEADLINE:
+        m = fmt.info(name)
+        assert m is not None, name  # every headline metric is registered (tested)
+        when = f"day {day:g}" if m.period == "at the run's end" else f"day 0 to {day:g}"
+        boxes.append(
+            f'<div class="kpi" title="{html.escape(m.definition)}">'
+            f'<div class="kpi-label">{html.escape(m.label)}</div>'
+            f'<div class="kpi-value {cls}">{html.escape(m.format(values[name]))}</div>'
+            f'<div class="kpi-unit">{html.escape(m.unit.value)}, {when}</div></div>'
+        )
+    return f'<div class="kpis">{"".join(boxes)}</div>'
+
+
+_HEADLINE_CSS = """
+.kpis { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 4px 0 8px; }
+.kpi { cursor: help; min-width: 120px; }
+.kpi-label { font-size: 0.8rem; color: #555; border-bottom: 1px dotted #999; display: inline; }
+.kpi-value { font-size: 1.3rem; }
+.kpi-unit { font-size: 0.7rem; color: #777; }
+"""
 
 
 @solara.component
 def Headline(snap: Snapshot) -> None:
-    """The headline numbers of the run so far."""
-    if snap.daily.empty:
-        solara.Text("Day 0: no results yet.")
-        return
-    last = snap.daily.iloc[-1]
-    spend = sum(float(last[f"spend_{k}"]) for k in charts.SILO_COLOURS)
-    items = [
-        ("Integrated delivery rate", _pct(float(last["integrated_delivery_rate"])), "kpi-idr"),
-        ("Share integrated", _pct(float(last["share_integrated"])), "kpi-share"),
-        ("Response rate (treated)", _pct(float(last["response_rate"])), "kpi-resp"),
-        ("Mean severity", f"{float(last['mean_severity']):.1f}", "kpi-sev"),
-        ("Spending so far", f"${spend:,.0f}", "kpi-spend"),
-    ]
-    with solara.Row(gap="24px", style={"flex-wrap": "wrap"}):
-        for label, text, cls in items:
-            with solara.Column(gap="0px"):
-                solara.Text(label, style={"font-size": "0.75rem", "color": "#666"})
-                solara.Text(text, style={"font-size": "1.3rem"}, classes=[cls])
+    """The headline numbers of the run so far; each box's definition shows on hover."""
+    solara.Style(_HEADLINE_CSS)
+    Prose(headline_html(snap.daily, snap.day))
+    if not snap.daily.empty:
+        solara.Text(
+            "Hover a number for what it counts. Shares are of the people or doses named there.",
+            style={"font-size": "0.75rem", "color": "#777"},
+        )
+
+
+@solara.component
+def LeverWarnings(scenario: Scenario) -> None:
+    """Levers that cannot act at this catchment size or run length (``model.catchment``)."""
+    for warning in lever_warnings(scenario):
+        solara.Warning(warning[0].upper() + warning[1:], dense=True, classes=["lever-warning"])
 
 
 @solara.component
@@ -577,7 +668,7 @@ def Panels(session: ExploreSession) -> None:
     with solara.ColumnsResponsive(12, large=6):
         for key, _ in PANELS:
             with solara.Div(classes=["panel", f"panel-{key}"]):
-                solara.FigurePlotly(figures[key], dependencies=[version])
+                Chart(figures[key])
 
 
 @solara.component
@@ -591,14 +682,18 @@ def ExplorePage(active: bool = True) -> None:
     # Read the reactive settings so the scenario line follows them (``session.scenario`` is a
     # plain attribute, replaced together with these).
     _ = (session.preset.value, session.levers.value, session.run.value)
-    if active:
-        with solara.Sidebar():
+    # The Sidebar element is always there and only its content comes and goes: removing the
+    # element made reacton build the page's content anew (its seven charts too) on every page
+    # switch. An empty Sidebar opens no sidebar.
+    with solara.Sidebar():
+        if active:
             SettingsPanel(session)
-    with solara.Column(style={"padding": "8px"}):
+    with solara.Column(style={"padding": "8px"}, classes=["ketasim-explore"]):
         Prose(
             f"<b>Scenario:</b> <code>{html.escape(session.scenario.name)}</code> · "
             f"{session.run.value.n_patients:,} patients. Move a lever, then Play or Run to end: "
             "does integrated, well-timed care rise?"
         )
+        LeverWarnings(session.scenario)
         RunControls(session)
         Panels(session)

@@ -1,4 +1,4 @@
-"""The Learn page (DESIGN §8): guided lessons for educators.
+"""The Learn page: guided lessons for educators (docs/educators.md).
 
 Each lesson asks a question, records the class's prediction (radio buttons) before anything runs,
 runs the lesson's pair of simulations in a background thread (the page stays responsive, with a
@@ -25,9 +25,12 @@ from dashboards.lessons import (
     format_value,
     lesson_figure,
     load_lessons,
+    metric_help,
     metric_name,
     run_lesson,
 )
+from dashboards.plotly_widget import Chart
+from model.catchment import lever_warnings
 
 VERDICTS = ("lower", "same", "higher")
 
@@ -50,7 +53,8 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     """The answer: the chart, the prediction beside the simulation's verdict, the numbers."""
     spec = result.lesson.spec
     fig = solara.use_memo(lambda: lesson_figure(result), dependencies=[result])
-    solara.FigurePlotly(fig)
+    with solara.Div(classes=["panel", "panel-lesson"]):
+        Chart(fig)
     guess = getattr(spec.prediction, predicted)
     matched = result.verdict == predicted
     with solara.Row(classes=["ketasim-lesson-answer"]):
@@ -74,7 +78,7 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
     esc = html.escape
     cells = "".join(
-        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<tr><td>{esc(metric_name(m))}<br><small>{esc(metric_help(m))}</small></td>"
         f"<td style='text-align:right'>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
         f"<td style='text-align:right'>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics
@@ -86,7 +90,7 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
         classes=["ketasim-lesson-numbers"],
         style={"border-spacing": "16px 4px"},
     )
-    _text("h3", "Why")
+    _text("h3", "Why", ["lesson-why"])
     _text("p", spec.explanation, ["ketasim-lesson-explanation"])
     _text("p", spec.source, ["ketasim-lesson-source"], strong="Source:")
     solara.Text(
@@ -94,6 +98,18 @@ def ResultPanel(result: LessonResult, predicted: str) -> None:
         f"{spec.b.label}: {result.b.seconds:.1f} s).",
         classes=["ketasim-lesson-time"],
     )
+
+
+def lesson_warnings(lesson: Lesson) -> list[str]:
+    """Warnings about levers that cannot act, for what differs between the lesson's two arms.
+
+    A warning both arms share (a training subsidy in both, in a one-year run) cannot explain
+    the difference the lesson is about, so it is not shown.
+    """
+    if lesson.scenarios is None:
+        return []
+    a, b = (lever_warnings(sc) for sc in lesson.scenarios)
+    return [w for w in dict.fromkeys(a + b) if (w in a) != (w in b)]
 
 
 @solara.component
@@ -127,6 +143,8 @@ def LessonView(lesson: Lesson) -> None:
             f"{spec.a.label} (A) against {spec.b.label} (B), one {what} each.",
             strong="Compares:",
         )
+        for warning in lesson_warnings(lesson):
+            solara.Warning(warning[0].upper() + warning[1:], dense=True)
         _text("p", "Before running, the class chooses one answer:", strong="Prediction.")
         # Listed in one fixed order (arm B lower, the same, higher) for every lesson.
         rv.RadioGroup(
@@ -194,9 +212,8 @@ def LearnPage(folder: Path = LESSON_DIR) -> None:
                 on_click=lambda: reload.set(reload.value + 1),
                 text=True,
             )
-        # Every lesson stays mounted and only the chosen one is shown: switching lessons then
-        # keeps each lesson's prediction and result, and never tears down a plotly widget that
-        # the browser is still talking to (that raised "no comm channel defined" page errors).
+        # Every lesson stays mounted and only the chosen one is shown: switching lessons keeps
+        # each lesson's prediction, result and chart.
         for les in lessons:
             shown = current is not None and les.name == current.name
             # A plain div: a Column's vuetify class ``d-flex`` would override display: none.

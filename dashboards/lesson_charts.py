@@ -10,6 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboards import metric_format as fmt
+from dashboards.charts import TEMPLATE, legend_below
+
 ARM_COLOURS = ("#1f77b4", "#d62728")
 """Arm A blue, arm B red (kept in every lesson so a class learns to read them)."""
 
@@ -19,31 +22,15 @@ LAYER_STYLE = {
     "mean_n": ("narrative (n)", "#ff7f0e"),
 }
 
-METRIC_LABELS = {
-    "response_rate": "Share in response",
-    "remission_rate": "Share in remission",
-    "integrated_delivery_rate": "Doses followed by therapy in the window",
+LESSON_LABELS = {
     "integrated_delivery_rate_rolling": "Doses followed by therapy in the window (28-day)",
-    "share_integrated": "Patients in integrated care",
-    "share_drug_only": "Patients on the drug only",
-    "share_therapy_only": "Patients in therapy only",
-    "durable_remission_rate": "Durable remission",
-    "fragmentation_index": "Fragmentation index",
-    "mean_therapy_wait_days": "Mean wait for therapy (days)",
-    "mean_days_dose_to_therapy": "Mean days from dose to therapy",
-    "pharma_revenue": "Pharma revenue (USD)",
-    "mean_severity": "Mean severity (0-60)",
     "mean_b": "Mean behavioural layer b (as felt)",
     "mean_r": "Mean relational layer r",
     "mean_n": "Mean narrative layer n",
     "responders_after_last_dose": "Responders one day after the last dose",
     "median_days_to_relapse": "Median days from last dose to relapse",
-    "cost_per_patient_discounted": "Health-sector cost per patient (discounted)",
-    "spend_medical": "Medical budget",
-    "spend_behavioral": "Behavioural budget",
-    "spend_out_of_pocket": "Out of pocket",
-    "spend_bundle": "Bundled payments",
 }
+"""Labels of lesson metrics the metric registry does not list (daily and trial series)."""
 
 _SHARE_METRICS = {
     "response_rate",
@@ -62,8 +49,10 @@ _SHARE_METRICS = {
 
 
 def label(metric: str) -> str:
-    """A readable name for a metric."""
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """A readable name for a metric: the registry's label, else the lesson's own."""
+    if fmt.info(metric) is not None:
+        return fmt.label(metric)
+    return LESSON_LABELS.get(metric, metric.replace("_", " "))
 
 
 def _arms(frame: pd.DataFrame, order: list[str] | None) -> list[str]:
@@ -72,15 +61,14 @@ def _arms(frame: pd.DataFrame, order: list[str] | None) -> list[str]:
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     fig.update_layout(
-        title=title,
+        title={"text": title, "x": 0.01, "xanchor": "left"},
         xaxis_title=x_title,
         yaxis_title=y_title,
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        template=TEMPLATE,
+        margin={"l": 60, "r": 20, "t": 60},
         height=440,
     )
-    return fig
+    return legend_below(fig)
 
 
 def trial_curve(frame: pd.DataFrame, metric: str, title: str) -> go.Figure:

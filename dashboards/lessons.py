@@ -1,4 +1,4 @@
-"""Educator lessons (DESIGN §8, Learn page): the lesson-file schema, the loader and the runner.
+"""Educator lessons (the Learn page): the lesson-file schema, the loader and the runner.
 
 A lesson is one TOML file in ``dashboards/lessons/``: a question, the predictions a class can make,
 a pair of runs that answers it (two preset scenarios, or two virtual-trial protocols), the one chart
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agents import clinical as cm
 from agents.clinical_state import ClinicalState
 from dashboards import lesson_charts
+from dashboards import metric_format as fmt
 from model.metrics import SUMMARY_KEYS
 from model.params import Scenario
 from model.streams import Streams
@@ -180,7 +181,7 @@ class LessonSpec(_Strict):
         "prediction.metric).",
     )
     explanation: Annotated[str, Field(min_length=1, max_length=3000)]
-    source: Text = Field(description="Where the claim comes from (papers, DESIGN sections).")
+    source: Text = Field(description="Where the claim comes from (papers, docs/ODD.md sections).")
 
     @property
     def kind(self) -> Literal["trial", "preset"]:
@@ -493,9 +494,10 @@ def cohort_trajectory(protocol: TrialProtocol) -> pd.DataFrame:
     """A virtual trial's cohort over time: response, remission, severity and the mean layers.
 
     The trial runner reports response at a few days; a lesson's chart needs the whole course and
-    the three layers (DESIGN §2). This advances the cohort exactly as ``model.trial.run_trial``
-    does (same streams, same time grid, same event order), so its response at the protocol's
-    report days equals the runner's; ``tests/test_lessons.py`` holds that.
+    the three layers (docs/ODD.md §3.3). This advances the cohort exactly as
+    ``model.trial.run_trial`` does (same streams, same time grid, same event order), so its
+    response at the protocol's report days equals the runner's; ``tests/test_lessons.py`` holds
+    that.
 
     Returns:
         One row per whole day: ``day``, ``response_rate``, ``remission_rate``, ``mean_severity``,
@@ -600,8 +602,8 @@ def _verdict(
 def run_lesson(lesson: Lesson, progress: Progress = _no_progress) -> LessonResult:
     """Run a lesson's pair and compare the prediction metric.
 
-    Preset arms use the same seed and replication (common random numbers, DESIGN §1), so they
-    differ only because the policy differs.
+    Preset arms use the same seed and replication (common random numbers, docs/experiments.md),
+    so they differ only because the policy differs.
 
     Args:
         lesson: A loaded lesson.
@@ -728,22 +730,28 @@ document.getElementById('answer').addEventListener('toggle', function () {
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """A metric value as a class would read it (shares as %, money as USD)."""
+    """A metric value as a class would read it: in the registry's unit (shares as %, USD)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "not reached" if metric == "median_days_to_relapse" else "n/a"
     base = metric.split("@")[0]
-    shares = {"integrated_delivery_rate", "durable_remission_rate", "relapse_rate_180d"}
-    if (
-        base in shares
-        or base == "fragmentation_index"
-        or base.startswith(("share_", "response_rate", "remission_rate", "responders_"))
-    ):
+    if fmt.info(base) is not None:
+        return fmt.value_text(base, value)
+    if base == "responders_after_last_dose":
         return f"{value:.1%}"
-    if base.startswith(("spend_", "pharma_", "cost_")):
-        return f"${value:,.0f}"
     if base in LAYER_COLUMNS:
         return f"{value:.3f}"
     return f"{value:,.1f}"
+
+
+def metric_help(metric: str) -> str:
+    """Unit and definition of a lesson metric from the registry (empty for lesson-only ones)."""
+    base, _, day = metric.partition("@")
+    m = fmt.info(base)
+    if m is None:
+        return ""
+    if day:  # a trial metric read on one day: over the trial's cohort, not a run's patients
+        return f"{m.unit.value}, on day {day} after the first dose, over the whole cohort."
+    return f"{fmt.unit_text(base)}: {m.definition}"
 
 
 def metric_name(metric: str) -> str:
@@ -781,7 +789,7 @@ def report_html(result: LessonResult) -> str:
     )
     metrics = [spec.prediction.metric, *(m for m in spec.numbers if m != spec.prediction.metric)]
     rows = "".join(
-        f"<tr><td>{esc(metric_name(m))}</td>"
+        f"<tr><td>{esc(metric_name(m))}<br><small>{esc(metric_help(m))}</small></td>"
         f"<td>{esc(format_value(m, result.a.scalars.get(m)))}</td>"
         f"<td>{esc(format_value(m, result.b.scalars.get(m)))}</td></tr>"
         for m in metrics

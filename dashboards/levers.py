@@ -60,6 +60,7 @@ class Lever:
         step: Slider step (numeric levers).
         choices: Allowed values (choice levers).
         help: One sentence on what it changes in the model.
+        unit: The unit of a numeric lever, shown on its number box.
     """
 
     name: str
@@ -71,6 +72,7 @@ class Lever:
     step: float = 0.01
     choices: tuple[str, ...] = ()
     help: str = ""
+    unit: str = ""
 
 
 PAYMENT = "Payment design"
@@ -98,6 +100,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         20_000.0,
         250.0,
+        unit="USD per episode",
         help="What the bundle pays per episode when bundled payment is on.",
     ),
     Lever(
@@ -115,6 +118,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         1000.0,
         10.0,
+        unit="USD per patient-month",
         help="Paid once a month per patient when the coordination payment is on.",
     ),
     Lever(
@@ -125,6 +129,7 @@ LEVERS: tuple[Lever, ...] = (
         0.1,
         5.0,
         0.01,
+        unit="x payer's fee",
         help="Multiplies payers' psychotherapy rates; therapists join networks when it clears "
         "their reservation rate.",
     ),
@@ -157,6 +162,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         1.0,
         0.01,
+        unit="share (0-1)",
         help="Initial share of prior-authorisation requests denied (payers tighten it when "
         "spending runs over target).",
     ),
@@ -168,6 +174,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         60.0,
         1.0,
+        unit="days",
         help="Mean wait for a prior-authorisation decision.",
     ),
     Lever(
@@ -178,6 +185,7 @@ LEVERS: tuple[Lever, ...] = (
         0,
         200,
         1,
+        unit="sessions per year",
         help="Psychotherapy sessions a payer covers per patient per year.",
     ),
     Lever(
@@ -188,6 +196,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         1.0,
         0.01,
+        unit="share (0-1)",
         help="What patients pay of each covered service.",
     ),
     Lever(
@@ -206,6 +215,7 @@ LEVERS: tuple[Lever, ...] = (
         0.1,
         5.0,
         0.05,
+        unit="x baseline headcount",
         help="Multiplies the number of therapists in the catchment.",
     ),
     Lever(
@@ -216,6 +226,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         10_000.0,
         100.0,
+        unit="USD per therapist",
         help="Paid toward a therapist's ketamine-integration training.",
     ),
     Lever(
@@ -226,6 +237,7 @@ LEVERS: tuple[Lever, ...] = (
         0.0,
         3650.0,
         10.0,
+        unit="simulation day",
         help="After this day generics cut the drug price and detailing stops.",
     ),
     Lever(
@@ -236,6 +248,7 @@ LEVERS: tuple[Lever, ...] = (
         -200.0,
         200.0,
         5.0,
+        unit="USD per clinical hour",
         help="Bonus (or penalty) clinics attach to the integrated model when choosing theirs.",
     ),
     Lever(
@@ -257,10 +270,31 @@ RUN_LEVERS: tuple[Lever, ...] = (
         100,
         10_000,
         100,
+        unit="patients",
         help="Treatment-resistant people, all present from day 0.",
     ),
-    Lever("days", RUN, "Run length (days)", LeverKind.INT, 30, 1095, 5, help="Simulated days."),
-    Lever("seed", RUN, "Random seed", LeverKind.INT, 0, 100, 1, help="Same seed, same run."),
+    Lever(
+        "days",
+        RUN,
+        "Run length (days)",
+        LeverKind.INT,
+        30,
+        1095,
+        5,
+        help="Simulated days.",
+        unit="days",
+    ),
+    Lever(
+        "seed",
+        RUN,
+        "Random seed",
+        LeverKind.INT,
+        0,
+        100,
+        1,
+        help="Same seed, same run.",
+        unit="seed",
+    ),
 )
 
 LEVER_BY_NAME: dict[str, Lever] = {lv.name: lv for lv in (*LEVERS, *RUN_LEVERS)}
@@ -479,10 +513,13 @@ COMPARE_LEVERS: tuple[Lever, ...] = (
         MAX_COMPARE_REPLICATIONS,
         1,
         help="Each replication runs both arms with the same random draws.",
+        unit="pairs of runs",
     ),
-    Lever("n_patients", COMPARE, "Patients per run", LeverKind.INT, 100, 10_000, 100),
-    Lever("days", COMPARE, "Days per run", LeverKind.INT, 30, 1095, 5),
-    Lever("seed", COMPARE, "Seed (shared by both arms)", LeverKind.INT, 0, 100, 1),
+    Lever(
+        "n_patients", COMPARE, "Patients per run", LeverKind.INT, 100, 10_000, 100, unit="patients"
+    ),
+    Lever("days", COMPARE, "Days per run", LeverKind.INT, 30, 1095, 5, unit="days"),
+    Lever("seed", COMPARE, "Seed (shared by both arms)", LeverKind.INT, 0, 100, 1, unit="seed"),
 )
 
 

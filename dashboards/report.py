@@ -19,7 +19,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from dashboards import charts
 from dashboards import compare_charts as cc
+from dashboards import metric_format as fmt
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -78,7 +80,7 @@ def render(
                 js_done = True
             elif isinstance(item, pd.DataFrame):
                 parts.append(table_html(item))
-            else:
+            elif item:
                 parts.append(f"<p>{html.escape(str(item))}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -108,34 +110,73 @@ def write_report(
     return path
 
 
+def metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """A comparison's metrics as people read them: label, unit, values, definition.
+
+    Args:
+        metrics: ``metric``, ``base_mean``, ``policy_mean``, ``diff_mean``, ``diff_ci_low``,
+            ``diff_ci_high`` (a ``CompareResult.metrics`` frame).
+    """
+    rows = []
+    for r in metrics.itertuples(index=False):
+        rows.append(
+            {
+                "metric": fmt.label(r.metric),
+                "unit, period": fmt.unit_text(r.metric),
+                "base": fmt.value_text(r.metric, r.base_mean),
+                "policy": fmt.value_text(r.metric, r.policy_mean),
+                "difference": fmt.diff_text(r.metric, r.diff_mean),
+                "95 % interval": f"{fmt.diff_text(r.metric, r.diff_ci_low)} to "
+                f"{fmt.diff_text(r.metric, r.diff_ci_high)}",
+                "definition": fmt.definition(r.metric),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def compare_report(result, path: str | Path) -> Path:
     """The HTML report of a ``scenarios.compare.CompareResult``."""
     names = {"base": result.base, "policy": result.policy}
-    icer = "not defined (no QALY difference)" if result.icer is None else f"${result.icer:,.0f}"
+    icer = (
+        "not defined (no QALY difference)"
+        if result.icer is None
+        else f"{fmt.value_text('icer', result.icer)} per QALY"
+    )
     econ = (
-        f"Incremental cost {result.incremental_cost:,.2f} USD and incremental QALYs "
-        f"{result.incremental_qalys:.5f} per patient (discounted, health-sector perspective: "
-        f"payers + patients); ICER {icer} per QALY. Net monetary benefit per patient: "
-        + ", ".join(f"${float(k):,.0f}/QALY: {v:,.2f}" for k, v in result.nmb.items())
+        f"Incremental cost {fmt.diff_text('incremental_cost', result.incremental_cost)} and "
+        f"incremental QALYs {fmt.diff_text('incremental_qalys', result.incremental_qalys)} per "
+        "patient (discounted, health-sector perspective: payers + patients); ICER "
+        f"{icer}. Net monetary benefit per patient: "
+        + ", ".join(
+            f"${float(k):,.0f}/QALY: {fmt.diff_text('nmb', v)}" for k, v in result.nmb.items()
+        )
         + "."
     )
-    metrics = result.metrics.copy()
+    idr = "integrated_delivery_rate"
     sections = [
         (
             "",
             [
                 f"{result.policy} compared with {result.base}: {result.replications} paired "
                 "replications (common random numbers: replication r of both arms shares its "
-                "seed). Intervals are 95 % paired t intervals of the difference."
+                "seed). Intervals are 95 % paired t intervals of the difference.",
             ],
         ),
         ("Headline: integrated, well-timed delivery", [
+            f"{fmt.label(idr)} ({fmt.unit_text(idr)}): {fmt.definition(idr)}",
             cc.arms_time_series(result.daily, "integrated_delivery_rate", names),
             cc.paired_difference(result.daily, "integrated_delivery_rate"),
         ]),
-        ("All metrics", [metrics, cc.metric_differences(metrics)]),
+        ("All metrics", [
+            metrics_table(result.metrics),
+            charts.diff_forest_figure(result.metrics, result.base, result.policy),
+        ]),
         ("Economics", [econ, cc.ce_plane(result.runs)]),
-        ("Severity", [cc.arms_time_series(result.daily, "mean_severity", names)]),
+        ("Severity", [
+            f"{fmt.label('mean_severity')} ({fmt.unit_text('mean_severity')}): "
+            f"{fmt.definition('mean_severity')}",
+            cc.arms_time_series(result.daily, "mean_severity", names),
+        ]),
     ]  # fmt: skip
     return write_report(path, f"ketasim compare: {result.policy} vs {result.base}", sections)
 
@@ -143,9 +184,12 @@ def compare_report(result, path: str | Path) -> Path:
 def sensitivity_report(result, path: str | Path) -> Path:
     """The HTML report (tornado chart and table) of a ``SensitivityResult``."""
     text = (
-        f"{result.method.capitalize()} analysis of {result.metric} in {result.scenario}: "
-        f"{len(result.points)} sample points x {result.replications} replication(s) "
-        f"(SALib N = {result.samples}); ranked by {result.importance}."
+        f"{result.method.capitalize()} analysis of {fmt.label(result.metric)} "
+        f"({result.metric}) in {result.scenario}: {len(result.points)} sample points x "
+        f"{result.replications} replication(s) (SALib N = {result.samples}); ranked by "
+        f"{result.importance}."
     )
-    sections = [("", [text, cc.tornado(result.indices), result.indices])]
+    sections = [
+        ("", [text, fmt.definition(result.metric), cc.tornado(result.indices), result.indices])
+    ]
     return write_report(path, f"ketasim sensitivity: {result.metric}", sections)

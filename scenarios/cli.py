@@ -60,6 +60,10 @@ def run(
     if explain and as_json:
         _fail("--explain defines the table's rows; the --json keys are defined in docs/outputs.md")
     try:
+        from model.catchment import lever_warnings
+
+        for warning in lever_warnings(api.load_scenario(scenario), patients, days):
+            print(f"ketasim: warning: {warning}", file=sys.stderr)
         started = time.perf_counter()
         result = api.run(scenario, patients, days, seed, keep_claims=out is not None)
         elapsed = time.perf_counter() - started
@@ -185,19 +189,29 @@ def dashboard(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Serve the Solara dashboard (Explore, Compare, Learn)."""
+    """Serve the Solara dashboard (Explore, Compare, Learn).
+
+    This process becomes the server (``os.execve``): its PID is the server's, so Ctrl-C or one
+    kill of that PID stops the server and frees the port. A port already in use is refused
+    before anything starts.
+    """
     import os
-    import subprocess
+    import socket
 
     app_path = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            probe.bind((host, port))
+    except OSError as exc:
+        _fail(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})")
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     cmd = [sys.executable, "-m", "solara", "run", str(app_path), "--host", host]
     cmd += ["--port", str(port), "--production", "--no-open"]
     console.print(f"serving ketasim on http://{host}:{port}  (Ctrl-C to stop)")
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)
 
 
 def main(argv: list[str] | None = None) -> int:

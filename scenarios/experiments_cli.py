@@ -199,6 +199,16 @@ def compare(
 
     if report is not None and (report.is_dir() or report.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--report {report}: expected an .html file path")
+    from model.catchment import lever_warnings
+    from scenarios.loader import load_scenario
+
+    try:
+        arms = [load_scenario(base), load_scenario(policy)]
+    except ScenarioError as exc:
+        _fail(str(exc))
+        return
+    for warning in dict.fromkeys(w for sc in arms for w in lever_warnings(sc, patients, days)):
+        print(f"ketasim: warning: {warning}", file=sys.stderr)
     bar = _Bar(f"{policy} vs {base}")
     try:
         result = compare_on(

@@ -51,12 +51,16 @@ def test_every_panel_builds_from_a_run(bundled_model):
 
 
 def test_every_panel_builds_at_day_zero(fresh_model):
-    """Before the first step every panel shows a note instead of failing."""
+    """Before the first step each panel says what a run will show, instead of empty axes."""
     for key, fig in build_figures(snapshot(fresh_model)).items():
         assert isinstance(fig, go.Figure), key
-        if key != "delays":  # the plasticity curve is drawn even with no doses yet
-            assert not fig.data, f"panel {key} drew data at day 0"
-        assert "(" in fig.layout.title.text, f"panel {key} says nothing about no data at day 0"
+        if key == "delays":  # the plasticity curve and the window are drawn before any dose
+            assert "no session after a dose yet" in fig.layout.title.text
+            continue
+        assert not fig.data, f"panel {key} drew data at day 0"
+        (note,) = fig.layout.annotations
+        assert note.text.startswith("Press Step or Play to see"), key
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False, key
 
 
 def test_delivery_rate_traces_are_the_daily_series(bundled_model):
@@ -208,15 +212,55 @@ def _metrics_frame() -> pd.DataFrame:
     )
 
 
-def test_forest_plot_draws_unit_free_metrics_with_intervals():
-    fig = charts.diff_forest_figure(_metrics_frame(), "baseline", "bundled_payment")
-    (trace,) = fig.data
-    assert list(trace.y) == ["Response rate", "Integrated delivery rate"]  # money left out
-    assert list(trace.x) == [0.02, 0.30]
-    np.testing.assert_allclose(trace.error_x.array, [0.03, 0.05])
-    np.testing.assert_allclose(trace.error_x.arrayminus, [0.03, 0.05])
-    assert trace.marker.color[1] == "#2ca02c", "an interval above zero is green"
+def test_forest_plot_puts_each_metric_on_its_own_scale_and_colours_by_direction():
+    metrics = pd.DataFrame(
+        {
+            "metric": [
+                "integrated_delivery_rate",  # higher is better, whole interval above zero
+                "spend_medical",  # neither good nor bad, dollars: 300,000 times the share
+                "share_dropped_out",  # lower is better, whole interval below zero
+                "mean_severity",  # lower is better, but the interval is above zero
+                "response_rate",  # the interval includes zero
+            ],
+            "diff_mean": [0.30, -1e5, -0.04, 2.0, 0.02],
+            "diff_ci_low": [0.25, -2e5, -0.06, 1.0, -0.01],
+            "diff_ci_high": [0.35, 0.0, -0.02, 3.0, 0.05],
+        }
+    )
+    fig = charts.diff_forest_figure(metrics, "baseline", "bundled_payment")
     assert "bundled_payment minus baseline" in fig.layout.title.text
+    rows = {t.y[0].split("<br>")[0]: t for t in fig.data}
+    assert list(rows) == [
+        "<b>Integrated delivery</b>",
+        "<b>Medical budget spend</b>",
+        "<b>Share dropped out</b>",
+        "<b>Mean severity</b>",
+        "<b>In response at the end</b>",
+    ]
+    colour = {name: t.marker.color for name, t in rows.items()}
+    assert colour["<b>Integrated delivery</b>"] == charts.DIRECTION_COLOURS["better"]
+    assert colour["<b>Share dropped out</b>"] == charts.DIRECTION_COLOURS["better"]
+    assert colour["<b>Mean severity</b>"] == charts.DIRECTION_COLOURS["worse"]
+    assert colour["<b>In response at the end</b>"] == charts.DIRECTION_COLOURS["unclear"]
+    assert colour["<b>Medical budget spend</b>"] == charts.DIRECTION_COLOURS["neutral"]
+    for t in fig.data:  # error bars in the marker's colour, not plotly's default black
+        assert t.error_x.color == t.marker.color
+    # Each row is scaled by its own largest distance from zero: no metric squashes another.
+    for t in fig.data:
+        low, high = t.x[0] - t.error_x.arrayminus[0], t.x[0] + t.error_x.array[0]
+        assert max(abs(low), abs(high)) == pytest.approx(1.0)
+    spend = rows["<b>Medical budget spend</b>"]
+    assert spend.x[0] == pytest.approx(-0.5)
+    assert "-$100,000 (-$200,000 to $0)" in spend.y[0]
+    assert "+30.0 pts (+25.0 pts to +35.0 pts)" in rows["<b>Integrated delivery</b>"].y[0]
+    # The legend names each colour once.
+    shown = [t.name for t in fig.data if t.showlegend]
+    assert sorted(shown) == sorted(set(shown)) and len(shown) == 4
+
+
+def test_forest_plot_draws_only_the_metrics_asked_for():
+    fig = charts.diff_forest_figure(_metrics_frame(), "b", "p", ("response_rate", "no_such"))
+    assert [t.y[0].split("<br>")[0] for t in fig.data] == ["<b>In response at the end</b>"]
 
 
 def test_arms_figure_averages_replications():
@@ -261,3 +305,76 @@ def test_compare_results_table_and_words():
     assert format_metric("integrated_delivery_rate", 0.3, diff=True) == "+30.0 pts"
     assert format_metric("spend_medical", -1e5, diff=True) == "-$100,000"
     assert format_metric("response_rate", math.nan) == "-"
+
+
+# --------------------------------------------------------------------------- registry text
+@pytest.mark.parametrize(
+    ("metric", "diff", "low", "high", "expected"),
+    [
+        ("integrated_delivery_rate", 0.3, 0.25, 0.35, "better"),  # higher is better, above 0
+        ("integrated_delivery_rate", -0.3, -0.35, -0.25, "worse"),
+        ("share_dropped_out", -0.04, -0.06, -0.02, "better"),  # lower is better, below 0
+        ("share_dropped_out", 0.04, 0.02, 0.06, "worse"),
+        ("response_rate", 0.02, -0.01, 0.05, "unclear"),  # the interval includes zero
+        ("response_rate", 0.02, 0.0, 0.05, "unclear"),  # ... or touches it
+        ("response_rate", 0.02, math.nan, math.nan, "unclear"),  # one pair: no interval
+        ("spend_medical", -1e5, -2e5, -1e4, "neutral"),  # a budget's spend is neither
+        ("not_a_metric", 1.0, 0.5, 1.5, "neutral"),
+    ],
+)
+def test_a_difference_is_good_or_bad_by_the_registry(metric, diff, low, high, expected):
+    from dashboards.metric_format import direction
+
+    assert direction(metric, diff, low, high) == expected
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "text"),
+    [
+        ("integrated_delivery_rate", 0.281, "+28.1 pts"),
+        ("share_dropped_out", -0.047, "-4.7 pts"),
+        ("spend_medical", -855_239.4, "-$855,239"),
+        ("qalys_per_patient", 0.0034, "+0.0034 QALYs"),
+        ("mean_therapy_wait_days", -3.2, "-3.2 days"),
+        ("mean_severity", -1.04, "-1.0 points"),
+        ("response_rate", 0.0, "0.0 pts"),
+        ("response_rate", None, "-"),
+    ],
+)
+def test_differences_print_with_sign_and_unit(metric, value, text):
+    from dashboards.metric_format import diff_text
+
+    assert diff_text(metric, value) == text
+
+
+def test_headline_boxes_name_label_unit_and_definition(bundled_model):
+    from dashboards.explore import HEADLINE, headline_html, headline_values
+    from model.metric_info import METRICS
+
+    daily = bundled_model.daily_frame()
+    values = headline_values(daily)
+    last = daily.iloc[-1]
+    assert values["integrated_delivery_rate"] == pytest.approx(last["integrated_delivery_rate"])
+    spent = sum(last[f"spend_{k}"] for k in charts.SILO_COLOURS)
+    assert values["spend_total"] == pytest.approx(spent)
+    text = headline_html(daily, 200.0)
+    for name, cls in HEADLINE:
+        m = METRICS[name]
+        assert m.label in text and cls in text
+        assert m.definition.replace("'", "&#x27;") in text, f"{name}'s definition on hover"
+    assert "share, day 0 to 200" in text and "MADRS points (0-60), day 200" in text
+    empty = headline_html(daily.iloc[:0], 0.0)
+    assert empty.count(">-</div>") == len(HEADLINE)
+
+
+def test_report_metric_table_uses_the_registry():
+    from dashboards.report import metrics_table
+
+    frame = _metrics_frame()
+    table = metrics_table(frame).set_index("metric")
+    row = table.loc["Integrated delivery"]
+    assert row["unit, period"] == "share, over the run"
+    assert (row["base"], row["policy"], row["difference"]) == ("15.0%", "45.0%", "+30.0 pts")
+    assert row["95 % interval"] == "+25.0 pts to +35.0 pts"
+    assert row["definition"].startswith("Doses followed by a therapy")
+    assert table.loc["Medical budget spend", "difference"] == "-$100,000"

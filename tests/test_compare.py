@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import pytest
 from scipy import stats
 
+from dashboards import charts
 from dashboards import compare_charts as cc
 from model import metric_info
 from model.metric_info import Unit, format_difference
@@ -169,7 +170,8 @@ def test_charts_are_pure_figures(bundle):
     mean = next(t for t in plane.data if t.name == "mean")
     assert mean.x[0] == pytest.approx(bundle.incremental_qalys)
     assert mean.y[0] == pytest.approx(bundle.incremental_cost)
-    assert len(cc.metric_differences(bundle.metrics).data) == 1
+    forest = charts.diff_forest_figure(bundle.metrics, "baseline", "bundled_payment")
+    assert len(forest.data) == bundle.metrics["diff_mean"].notna().sum()
     with pytest.raises(ValueError, match="both arms"):
         cc.paired_difference(bundle.daily[bundle.daily["arm"] == "base"])
 

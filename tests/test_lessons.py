@@ -333,3 +333,26 @@ def test_learn_page_shows_a_bad_file_instead_of_crashing(tmp_path):
     rc.find(v.RadioGroup).widget.v_model = "same"
     assert not rc.find(v.Btn, children=["Run the lesson"]).widget.disabled
     rc.close()
+
+
+def test_bundled_lessons_are_big_enough_for_their_levers_to_act(tmp_path):
+    """A lesson on bundled payment at 300 patients would show a difference of exactly zero."""
+    from dashboards.learn import lesson_warnings
+
+    lessons, _ = les.load_lessons()
+    for lesson in lessons:
+        assert lesson_warnings(lesson) == [], lesson.name
+    small = les.load_lesson(
+        write_lesson(tmp_path, "small", changed(PRESET_LESSON, "run.n_patients", 300))
+    )
+    (warning,) = lesson_warnings(small)
+    assert "bundled payment" in warning and "use at least 459 patients" in warning
+    # A warning both arms share says nothing about their difference: not shown.
+    both = changed(PRESET_LESSON, "a.preset", "training_subsidy")
+    both = changed(both, "b.preset", "training_subsidy")
+    shared = les.load_lesson(write_lesson(tmp_path, "shared", both))
+    assert shared.scenarios is not None
+    from model.catchment import lever_warnings
+
+    assert lever_warnings(shared.scenarios[0]), "each arm alone has the subsidy warning"
+    assert lesson_warnings(shared) == []

@@ -241,3 +241,16 @@ def test_valid_change_restarts_from_day_zero_and_preset_loads():
     assert session.model.time == 30 and session.at_end()
     session.reset()
     assert session.model.time == 0
+
+
+def test_every_number_box_is_labelled_with_its_unit():
+    from dashboards.levers import COMPARE_LEVERS, LEVERS, RUN_LEVERS, LeverKind
+
+    numeric = [
+        lv
+        for lv in (*LEVERS, *RUN_LEVERS, *COMPARE_LEVERS)
+        if lv.kind in (LeverKind.FLOAT, LeverKind.INT)
+    ]
+    assert numeric
+    unlabelled = [lv.name for lv in numeric if not lv.unit or lv.unit == "value"]
+    assert not unlabelled, f"number boxes without a unit: {unlabelled}"

@@ -7,25 +7,16 @@ installs it); Playwright's own browser download does not work on these machines.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import CHROMIUM, LAUNCH_ARGS, free_port, wait_for_http
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _require_chromium() -> None:
@@ -40,7 +31,7 @@ def _require_chromium() -> None:
 def app_url():
     """Serve dashboards/app.py on 127.0.0.1 and yield its URL; stop it afterwards."""
     _require_chromium()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     log = (ROOT / "artifacts").resolve()
     log.mkdir(parents=True, exist_ok=True)
@@ -66,19 +57,10 @@ def app_url():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"solara exited with {proc.returncode}; see {out.name}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("solara did not answer within 120 s")
-            time.sleep(0.5)
+        try:
+            wait_for_http(url, proc)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}; see {out.name}")
         yield url
     finally:
         proc.terminate()
@@ -96,32 +78,31 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         yield b
         b.close()
 
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh page; fails the test on any page error; saves a screenshot at the end."""
+    """A fresh 1400 x 900 page; fails the test on any page or console error; saves a screenshot.
+
+    Console errors count as failures too: the errors users saw ("no comm channel defined",
+    "Invalid color specifier") were logged to the console, not raised as page errors.
+    """
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def console(msg) -> None:
+        if msg.type == "error":
+            errors.append(f"console: {msg.text}")
+
+    pg.on("console", console)
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
