@@ -40,12 +40,13 @@ QUADRANTS: tuple[Quadrant, ...] = ("NE", "SE", "SW", "NW", "origin")
 """The places a point of the cost-effectiveness plane can be (``origin``: both differences 0)."""
 QUADRANT_MEANING: dict[Quadrant, str] = {
     "NE": "north-east: more costly, more effective",
-    "SE": "south-east: no more costly, no less effective (dominant)",
+    "SE": "south-east: no more costly, no less effective",
     "SW": "south-west: less costly, less effective",
-    "NW": "north-west: no less costly, no more effective (dominated)",
+    "NW": "north-west: no less costly, no more effective",
     "origin": "the origin: no difference in cost or QALYs",
 }
-"""What each quadrant means for the strategy compared (points on an axis belong to SE or NW)."""
+"""What each quadrant means for the strategy compared (a point on an axis belongs to SE or NW:
+see ``icer_label``)."""
 _LABEL_OF_QUADRANT: dict[str, IcerLabel] = {
     "NE": "icer",
     "SW": "icer",
@@ -55,6 +56,11 @@ _LABEL_OF_QUADRANT: dict[str, IcerLabel] = {
     "": "undefined",
 }
 FrontierStatus = Literal["frontier", "dominated", "extendedly dominated"]
+FEW_PAIRS = 10
+"""Below this many pairs a percentile bootstrap interval is too narrow: resamples of n pairs
+have n^n orderings but few distinct means, and their spread is that of a plug-in estimate,
+about (n - 1)/n of the variance (Efron & Tibshirani 1993, "An Introduction to the Bootstrap",
+ch. 5 and 13)."""
 _BOOT_CELLS = 4_000_000
 """At most this many resampled values are held at once by ``icer_interval`` (memory bound)."""
 TE_BASIS_PER_MARGIN = 5
@@ -250,16 +256,13 @@ def icer_interval(
         )
     alpha = 1.0 - level
     low, high = np.quantile(mean_c / mean_q, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return IcerInterval(
-        float(low),
-        float(high),
-        level,
-        n,
-        n_boot,
-        shares,
+    reason = (
         f"percentile bootstrap: {n_boot} resamples of {n} replication pairs, ratio of mean "
-        "differences",
+        "differences"
     )
+    if n < FEW_PAIRS:
+        reason += f"; with fewer than {FEW_PAIRS} pairs it understates the uncertainty"
+    return IcerInterval(float(low), float(high), level, n, n_boot, shares, reason)
 
 
 # --------------------------------------------------------------------------------------------
