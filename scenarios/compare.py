@@ -32,6 +32,7 @@ from scenarios.decision import (
     efficiency_frontier,
     icer_interval,
     icer_label,
+    net_monetary_benefit,
     plane_quadrant,
 )
 from scenarios.loader import ScenarioError, load_scenario
@@ -600,7 +601,7 @@ def build_result(
     d_cost = float(econ.loc[COST_KEY, "diff_mean"])
     d_qaly = float(econ.loc[QALY_KEY, "diff_mean"])
     icer = None if d_qaly == 0.0 or math.isnan(d_qaly) else d_cost / d_qaly
-    nmb = {str(lam): lam * d_qaly - d_cost for lam in WTP_THRESHOLDS}
+    nmb = {str(lam): float(net_monetary_benefit(d_cost, d_qaly, lam)) for lam in WTP_THRESHOLDS}
     return CompareResult(
         base=base,
         policy=policy,

@@ -444,7 +444,7 @@ def ceac(
     psa = _psa_inputs(costs, qalys, wtp_grid, strategies)
     out = np.empty((psa.wtp.size, psa.costs.shape[1]))
     for row, lam in enumerate(psa.wtp):
-        nmb = lam * psa.qalys - psa.costs
+        nmb = net_monetary_benefit(psa.costs, psa.qalys, lam)
         best = nmb == nmb.max(axis=1, keepdims=True)
         out[row] = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
     return pd.DataFrame(out, index=pd.Index(psa.wtp, name="wtp"), columns=psa.strategies)
@@ -474,7 +474,7 @@ def ceaf(
     """
     psa = _psa_inputs(costs, qalys, wtp_grid, strategies)
     curves = ceac(psa.costs, psa.qalys, psa.wtp, psa.strategies).to_numpy()
-    expected = psa.wtp[:, None] * psa.qalys.mean(axis=0) - psa.costs.mean(axis=0)
+    expected = net_monetary_benefit(psa.costs.mean(axis=0), psa.qalys.mean(axis=0), psa.wtp)
     best = expected.argmax(axis=1)
     rows = np.arange(psa.wtp.size)
     return pd.DataFrame(
@@ -505,7 +505,7 @@ def evpi(costs: np.ndarray, qalys: np.ndarray, wtp_grid: Sequence[float] | np.nd
     psa = _psa_inputs(costs, qalys, wtp_grid, None)
     values = np.empty(psa.wtp.size)
     for row, lam in enumerate(psa.wtp):
-        nmb = lam * psa.qalys - psa.costs
+        nmb = net_monetary_benefit(psa.costs, psa.qalys, lam)
         values[row] = nmb.max(axis=1).mean() - nmb.mean(axis=0).max()
     return pd.Series(np.maximum(values, 0.0), index=pd.Index(psa.wtp, name="wtp"), name="evpi")
 
@@ -678,7 +678,7 @@ def evppi(
         described = _gam_terms([names[j] for j in varying])
     raw = np.empty(psa.wtp.size)
     for row, lam in enumerate(psa.wtp):
-        inb = np.column_stack([np.zeros(draws), lam * fit_q - fit_c])
+        inb = np.column_stack([np.zeros(draws), net_monetary_benefit(fit_c, fit_q, lam)])
         raw[row] = inb.max(axis=1).mean() - inb.mean(axis=0).max()
     index = pd.Index(psa.wtp, name="wtp")
     unclipped = pd.Series(raw, index=index, name="evppi_unclipped")
