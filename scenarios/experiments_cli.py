@@ -183,7 +183,7 @@ def compare(
     base: Annotated[str, typer.Argument(help="The reference scenario.")],
     policies: Annotated[
         list[str],
-        typer.Argument(help="One or more scenarios, each compared with the base.", min=1),
+        typer.Argument(help="One or more scenarios, each compared with the base."),
     ],
     replications: Annotated[int, typer.Option("--replications", "-r", help="Paired replications.")],
     patients: PatientsOpt = None,
