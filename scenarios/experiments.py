@@ -1,7 +1,8 @@
 """The experiment layer's Python API: what the commands do, callable from Python.
 
-``load_scenario``, ``run``, ``batch``, ``compare`` and ``sensitivity`` mirror ``ketasim run``,
-``batch``, ``compare`` and ``sensitivity``; ``run_model`` is a plain keyword function returning
+``load_scenario``, ``run``, ``batch``, ``compare`` (one policy), ``compare_strategies`` (one or
+more, with the efficiency frontier) and ``sensitivity`` mirror ``ketasim run``, ``batch``,
+``compare`` and ``sensitivity``; ``run_model`` is a plain keyword function returning
 one run's summary dict, for SALib or the EMA Workbench to call directly.
 
 Parameters are addressed by dotted paths (``policy.rel_therapy_rate``); as keyword arguments
@@ -29,7 +30,7 @@ from scenarios.batch import (
     make_specs,
     needs_cluster,
 )
-from scenarios.compare import CompareResult, compare
+from scenarios.compare import CompareResult, StrategyComparison, compare, compare_strategies
 from scenarios.loader import ScenarioError
 from scenarios.sensitivity import SensitivityResult, apply_params, sensitivity
 from scenarios.store import DEFAULT_STORE, Store, runs_frame
@@ -41,8 +42,10 @@ __all__ = [
     "CompareResult",
     "ScenarioError",
     "SensitivityResult",
+    "StrategyComparison",
     "batch",
     "compare",
+    "compare_strategies",
     "load_scenario",
     "run",
     "run_batch",

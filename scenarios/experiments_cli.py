@@ -11,6 +11,7 @@ batch with failed runs completes the others, lists the failures and exits 1.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,7 +35,7 @@ from scenarios.locations import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from model.metric_info import Unit
-    from scenarios.compare import CompareResult
+    from scenarios.compare import CompareResult, StrategyComparison
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB results file.")]
 PatientsOpt = Annotated[int | None, typer.Option("--patients", help="Catchment size.")]
@@ -181,7 +182,10 @@ def batch(
 
 def compare(
     base: Annotated[str, typer.Argument(help="The reference scenario.")],
-    policy: Annotated[str, typer.Argument(help="The scenario compared with it.")],
+    policies: Annotated[
+        list[str],
+        typer.Argument(help="One or more scenarios, each compared with the base."),
+    ],
     replications: Annotated[int, typer.Option("--replications", "-r", help="Paired replications.")],
     patients: PatientsOpt = None,
     days: DaysOpt = None,
@@ -190,30 +194,38 @@ def compare(
     scheduler: SchedulerOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
+        Path | None,
+        typer.Option("--report", help="Write a self-contained HTML report here (one policy)."),
     ] = None,
 ) -> None:
-    """Compare two scenarios, paired by seed and replication (common random numbers)."""
-    from scenarios.compare import compare_on
+    """Compare policies with a base, paired by seed and replication (common random numbers).
+
+    With several policies the base runs once, each policy is compared with it, and the
+    efficiency frontier of all the strategies follows.
+    """
+    from scenarios.compare import compare_strategies
     from scenarios.loader import ScenarioError
 
     if report is not None and (report.is_dir() or report.suffix.lower() not in {".html", ".htm"}):
         _fail(f"--report {report}: expected an .html file path")
+    if report is not None and len(policies) > 1:
+        _fail(f"--report: the HTML report covers one policy; {len(policies)} were given")
     from model.catchment import lever_warnings
     from scenarios.loader import load_scenario
 
     try:
-        arms = [load_scenario(base), load_scenario(policy)]
+        arms = [load_scenario(name) for name in (base, *policies)]
     except ScenarioError as exc:
         _fail(str(exc))
         return
     for warning in dict.fromkeys(w for sc in arms for w in lever_warnings(sc, patients, days)):
         print(f"ketasim: warning: {warning}", file=sys.stderr)
-    bar = _Bar(f"{policy} vs {base}")
+    label = policies[0] if len(policies) == 1 else f"{len(policies)} policies"
+    bar = _Bar(f"{label} vs {base}")
     try:
-        result = compare_on(
+        result = compare_strategies(
             base,
-            policy,
+            policies,
             replications,
             patients,
             days,
@@ -231,13 +243,15 @@ def compare(
         from dashboards.report import compare_report
 
         try:
-            compare_report(result, report)
+            compare_report(result.comparisons[0], report)
         except OSError as exc:
             _fail(f"--report {report}: cannot write ({exc.strerror or exc})", 1)
     if as_json:
         print(json.dumps(result.to_json_dict()))
         return
-    _print_comparison(result)
+    for comparison in result.comparisons:
+        _print_comparison(comparison)
+    _print_frontier(result)
     if report is not None:
         out.print(f"wrote {escape(str(report))}", highlight=False)
 
@@ -277,11 +291,43 @@ def _print_comparison(result: CompareResult) -> None:
         "(health sector: payers + patients; both discounted at the scenario's rate)",
         highlight=False,
     )
-    out.print(result.icer_text(), highlight=False)
+    out.print(escape(result.icer_text()), highlight=False)
     nmb = metric("nmb")
     at = [f"${int(k):,}: {format_difference(nmb.unit, v)}" for k, v in result.nmb.items()]
     out.print(
         f"{nmb.label} per patient, at a willingness to pay per QALY of " + ", ".join(at),
+        highlight=False,
+    )
+
+
+def _print_frontier(result: StrategyComparison) -> None:
+    """The efficiency frontier as a table: each strategy's status and its ICER on the frontier."""
+    from model.metric_info import Unit, format_value
+
+    table = Table(
+        title="Efficiency frontier (mean discounted cost and QALYs per patient; ICER against "
+        "the strategy named)",
+        title_justify="left",
+    )
+    for col in ("strategy", "cost", "QALYs", "status", "compared with", "ICER (USD per QALY)"):
+        table.add_column(col, justify="right" if col in {"cost", "QALYs"} else "left")
+    for row in result.frontier_records():
+        icer = format_value(Unit.USD_PER_QALY, row["icer"])
+        table.add_row(
+            escape(row["strategy"]),
+            format_value(Unit.USD_PER_PATIENT, row["cost"]),
+            format_value(Unit.QALYS_PER_PATIENT, row["qalys"]),
+            row["status"],
+            escape(row["compared_with"] or "-"),
+            icer if row["status"] != "dominated" else "-",
+        )
+    out.print(table)
+    out.print(
+        "Frontier: no other strategy or mix of strategies gives more QALYs for the money. "
+        "Dominated: another strategy costs no more and gives no fewer QALYs. Extendedly "
+        "dominated: its ICER is above that of the next more effective strategy, so a mix of "
+        "its neighbours on the frontier does better. Read each frontier ICER against your "
+        "willingness to pay per QALY.",
         highlight=False,
     )
 

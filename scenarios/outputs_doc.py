@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.metric_info import CODES, Column, Metric, Unit, column
+from model.metric_info import CODES, Column, Metric, Unit
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
 
@@ -48,14 +48,33 @@ _ROWS = {
     "each metric of `ketasim run --json` (less the identifiers), `base_mean`, `policy_mean`, "
     "`diff_mean` (policy - base) and the 95 % paired t interval `diff_ci_low`, `diff_ci_high`, "
     "in that metric's unit; then the economics below. `nmb` is an object keyed by the "
-    'willingness to pay per QALY in USD (`"50000"`, `"100000"`, `"150000"`).',
+    'willingness to pay per QALY in USD (`"50000"`, `"100000"`, `"150000"`). With one '
+    "policy the object also holds the ICER's reading (label, quadrant, bootstrap interval) and "
+    "the efficiency frontier of the two strategies.",
+    "compare --json (several policies)": "`ketasim compare BASE POLICY POLICY... --json`: "
+    "each policy is compared with one run of the base on the same seeds (common random "
+    "numbers), and the efficiency frontier covers every strategy.",
+    "compare --json frontier": "One row per strategy of the `frontier` list, sorted by cost "
+    "(then by QALYs, most first): strongly dominated strategies are removed first, then "
+    "extendedly dominated ones, until the ICERs along the frontier rise with cost.",
 }
+
+
+def describe(file: str, name: str) -> Column | Metric:
+    """What column (or JSON key) ``name`` of output ``file`` holds, from its registry.
+
+    Raises:
+        KeyError: The column is not registered (a new output must be registered).
+    """
+    from scenarios.compare import json_field
+
+    return json_field(file, name)
 
 
 def real_outputs() -> list[OutputFile]:
     """The outputs of a small run and a small comparison, with the columns they really have."""
     from scenarios import api
-    from scenarios.compare import compare
+    from scenarios.compare import JSON_FRONTIER, JSON_ONE, JSON_SEVERAL, compare_strategies
 
     result = api.run("bundled_payment", n_patients=60, days=10, seed=0, keep_claims=True)
     frames = {
@@ -66,9 +85,16 @@ def real_outputs() -> list[OutputFile]:
     }
     outputs = [OutputFile("summary.json", _ROWS["summary.json"], tuple(result.summary))]
     outputs += [OutputFile(name, _ROWS[name], tuple(df.columns)) for name, df in frames.items()]
-    cmp = compare("baseline", "bundled_payment", 2, n_patients=30, days=5).to_json_dict()
-    keys = tuple(k for k in cmp if k != "metrics")
-    outputs.append(OutputFile("compare --json", _ROWS["compare --json"], keys))
+    one = compare_strategies("baseline", ["bundled_payment"], 2, 30, 5, workers=1).to_json_dict()
+    several = compare_strategies(
+        "baseline", ["bundled_payment", "carve_in"], 2, 30, 5, workers=1
+    ).to_json_dict()
+    for name, keys in (
+        (JSON_ONE, tuple(k for k in one if k != "metrics")),
+        (JSON_SEVERAL, tuple(several)),
+        (JSON_FRONTIER, tuple(several["frontier"][0])),
+    ):
+        outputs.append(OutputFile(name, _ROWS[name], keys))
     return outputs
 
 
@@ -116,7 +142,7 @@ def render(outputs: list[OutputFile]) -> str:
         lines += ["", f"## {out.name}", "", out.rows, ""]
         lines += ["| column | unit | definition |", "|---|---|---|"]
         for name in out.columns:
-            entry = column(file, name)
+            entry = describe(file, name)
             period = ""
             if isinstance(entry, Metric) and entry.period != "-" and file != "daily.csv":
                 period = f" ({entry.period})"
@@ -134,7 +160,7 @@ def render(outputs: list[OutputFile]) -> str:
             f"`{o.name}` {name}"
             for o in outputs
             for name in o.columns
-            if getattr(column(o.name, name), "codes", None) == list_name
+            if getattr(describe(o.name, name), "codes", None) == list_name
         ]
         where = "; used by " + ", ".join(used) if used else ""
         if list_name == "business_model":

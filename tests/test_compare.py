@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import math
@@ -18,8 +17,16 @@ from dashboards import charts
 from dashboards import compare_charts as cc
 from model import metric_info
 from model.metric_info import Unit, format_difference
-from scenarios import cli
-from scenarios.compare import METRIC_KEYS, CompareResult, compare, paired_interval
+from scenarios import cli, decision
+from scenarios.compare import (
+    COST_KEY,
+    METRIC_KEYS,
+    QALY_KEY,
+    CompareResult,
+    compare,
+    compare_strategies,
+    paired_interval,
+)
 
 SMALL = {"n_patients": 400, "days": 240}
 
@@ -137,7 +144,24 @@ def test_cli_json_and_report(tmp_path, capsys):
         "incremental_qalys",
         "icer",
         "nmb",
+        "icer_label",
+        "icer_quadrant",
+        "icer_ci",
+        "icer_ci_note",
+        "quadrant_shares",
+        "frontier",
     ]
+    assert data["icer_label"] == decision.icer_label(
+        data["incremental_cost"], data["incremental_qalys"]
+    )
+    assert data["icer_ci"] is None or (
+        len(data["icer_ci"]) == 2 and data["icer_ci"][0] <= data["icer_ci"][1]
+    )
+    assert data["icer_ci_note"], "the interval says how it was made, or why there is none"
+    assert list(data["quadrant_shares"]) == list(decision.QUADRANTS)
+    assert sum(data["quadrant_shares"].values()) == pytest.approx(1.0)
+    assert [f["strategy"] for f in data["frontier"]] != []
+    assert {f["strategy"] for f in data["frontier"]} == {"baseline", "carve_in"}
     assert list(data["metrics"]) == list(METRIC_KEYS)
     assert set(data["metrics"]["response_rate"]) == {
         "base_mean",
@@ -202,24 +226,171 @@ def test_cli_text_names_metrics_with_units_and_judges_each_change(capsys):
                 "+0.0 pp" if m.unit is Unit.SHARE else format_difference(m.unit, 0.0)
             )
             assert cells[6] == ("" if m.higher_is_better is None else "no clear change"), cells
-    assert "ICER undefined (no QALY difference)." in out
+    assert "ICER undefined: no difference in cost or QALYs." in out
+    assert "No 95 % interval: no QALY difference in any resample" in out
+    assert "Efficiency frontier" in out
     assert "Net monetary benefit per patient" in out and "$100,000: +$0" in out
 
 
+def _with_pairs(d_costs: list[float], d_qalys: list[float]) -> CompareResult:
+    """A comparison whose replication pairs differ by exactly these amounts."""
+    rows = []
+    for r, (c, q) in enumerate(zip(d_costs, d_qalys, strict=True)):
+        rows.append({"arm": "base", "replication": r, COST_KEY: 1000.0, QALY_KEY: 0.5})
+        rows.append({"arm": "policy", "replication": r, COST_KEY: 1000.0 + c, QALY_KEY: 0.5 + q})
+    d_cost, d_qaly = float(np.mean(d_costs)), float(np.mean(d_qalys))
+    return CompareResult(
+        base="b",
+        policy="p",
+        replications=len(d_costs),
+        runs=pd.DataFrame(rows),
+        metrics=pd.DataFrame(),
+        daily=pd.DataFrame(),
+        incremental_cost=d_cost,
+        incremental_qalys=d_qaly,
+        icer=None if d_qaly == 0.0 else d_cost / d_qaly,
+        nmb={},
+    )
+
+
+SPREAD = [0.8, 1.0, 1.2, 0.9, 1.1, 1.0, 0.95, 1.05, 1.0, 1.0]
+"""Ten pair multipliers with mean 1: the mean difference is the stated one."""
+
+
 @pytest.mark.parametrize(
-    ("d_cost", "d_qaly", "text"),
+    ("d_cost", "d_qaly", "label", "head", "interval"),
     [
-        (-50.0, 0.01, "The policy dominates: more QALYs at lower cost."),
-        (0.0, 0.01, "The policy dominates: more QALYs at lower cost."),
-        (50.0, -0.01, "The policy is dominated: fewer QALYs at higher cost."),
-        (500.0, 0.01, "ICER $50,000 per QALY gained."),
-        (-500.0, -0.01, "ICER $50,000 per QALY: saves money but loses QALYs."),
-        (100.0, 0.0, "ICER undefined (no QALY difference)."),
+        (
+            -50.0,
+            0.01,
+            "dominant",
+            "The policy dominates (south-east: no more costly, no less effective); no ICER",
+            "95 % interval: dominant throughout",
+        ),
+        (
+            0.0,
+            0.01,
+            "dominant",
+            "The policy dominates (south-east",
+            "95 % interval: dominant throughout",
+        ),
+        (
+            50.0,
+            -0.01,
+            "dominated",
+            "The policy is dominated (north-west: no less costly, no more effective); no ICER",
+            "95 % interval: dominated throughout",
+        ),
+        (
+            500.0,
+            0.01,
+            "icer",
+            "ICER $50,000 per QALY gained (north-east: more costly, more effective).",
+            "95 % interval: $",
+        ),
+        (
+            -500.0,
+            -0.01,
+            "icer",
+            "ICER $50,000 saved per QALY lost (south-west: less costly, less effective).",
+            "95 % interval: $",
+        ),
+        (
+            100.0,
+            0.0,
+            "dominated",
+            "The policy is dominated (north-west",
+            "No 95 % interval: no QALY difference in any resample",
+        ),
+        (
+            0.0,
+            0.0,
+            "undefined",
+            "ICER undefined: no difference in cost or QALYs.",
+            "No 95 % interval: no QALY difference",
+        ),
     ],
 )
-def test_the_icer_is_read_with_its_quadrant(self_comparison, d_cost, d_qaly, text):
-    icer = None if d_qaly == 0.0 else d_cost / d_qaly
-    result = dataclasses.replace(
-        self_comparison, incremental_cost=d_cost, incremental_qalys=d_qaly, icer=icer
+def test_the_icer_is_read_with_its_label_quadrant_and_interval(
+    d_cost, d_qaly, label, head, interval
+):
+    result = _with_pairs([d_cost * m for m in SPREAD], [d_qaly * m for m in SPREAD[::-1]])
+    assert result.icer_label == label
+    text = result.icer_text()
+    assert text.startswith(head), text
+    assert interval in text, text
+    if label == "icer":
+        unit = "per QALY gained" if d_qaly > 0 else "saved per QALY lost"
+        low, high = result.icer_interval.bounds
+        assert low <= 50_000.0 <= high, "the interval holds the point estimate"
+        assert f"to ${high:,.0f} {unit} (percentile bootstrap: 2000 resamples of 10" in text
+    assert "-$" not in text, "no negative ratio is printed"
+    assert result.to_json_dict()["icer_label"] == label
+
+
+def test_a_qaly_difference_of_uncertain_sign_has_no_interval_and_says_why():
+    result = _with_pairs([100.0, 120.0, 90.0, 110.0], [0.01, -0.012, 0.004, 0.002])
+    text = result.icer_text()
+    assert text.startswith("ICER $") and "(north-east" in text
+    assert "No 95 % interval: the mean QALY difference is positive in" in text
+    data = result.to_json_dict()
+    assert data["icer_ci"] is None and "positive in" in data["icer_ci_note"]
+    shares = data["quadrant_shares"]
+    assert shares["NE"] > 0.5 and shares["NW"] > 0.0, shares
+
+
+def test_several_policies_share_one_base_run_and_give_a_frontier():
+    calls = []
+    policies = ["carve_in", "bundled_payment", "therapy_parity"]
+    result = compare_strategies(
+        "baseline",
+        policies,
+        2,
+        n_patients=300,
+        days=90,
+        workers=1,
+        progress=lambda d, t: calls.append((d, t)),
     )
-    assert result.icer_text() == text
+    assert calls[-1] == (8, 8), "the base runs once: (1 + 3 policies) x 2 replications"
+    assert result.strategies == ("baseline", *policies)
+    alone = compare("baseline", "bundled_payment", 2, n_patients=300, days=90)
+    assert result.comparisons[1].to_json_dict() == alone.to_json_dict(), (
+        "a policy's comparison does not depend on which other policies run beside it"
+    )
+    frontier = result.frontier.set_index("strategy")
+    assert set(frontier.index) == set(result.strategies)
+    assert set(frontier["status"]) <= {"frontier", "dominated", "extendedly dominated"}
+    checked = 0
+    for comparison, name in zip(result.comparisons, policies, strict=True):
+        row = frontier.loc[name]
+        if row["compared_with"] == "baseline" and row["status"] != "dominated":
+            assert row["icer"] == pytest.approx(comparison.icer), name
+            checked += 1
+    assert checked >= 1, "a frontier step from the base is the paired comparison's ICER"
+    data = result.to_json_dict()
+    assert list(data) == ["base", "policies", "replications", "comparisons", "frontier"]
+    assert [c["policy"] for c in data["comparisons"]] == policies
+    assert "frontier" not in data["comparisons"][0]
+    assert set(data["frontier"][0]) == {
+        "strategy",
+        "cost",
+        "qalys",
+        "status",
+        "compared_with",
+        "icer",
+    }
+    pairs = result.pairs
+    assert list(pairs["strategy"].unique()) == policies and len(pairs) == 6
+
+
+def test_cli_several_policies(capsys):
+    args = ["compare", "baseline", "baseline", "carve_in", "-r", "2", "--patients", "200"]
+    assert cli.main([*args, "--days", "40", "--workers", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["strategy"] for f in data["frontier"]] != []
+    assert {f["strategy"] for f in data["frontier"]} == {"baseline", "baseline (2)", "carve_in"}
+    statuses = {f["strategy"]: f["status"] for f in data["frontier"]}
+    assert statuses["baseline (2)"] == "dominated", "identical to the base, listed later"
+    assert cli.main([*args, "--days", "40", "--report", "x.html"]) == 2
+    assert "the HTML report covers one policy" in capsys.readouterr().err
+    assert cli.main(["compare", "baseline", "-r", "2"]) == 2

@@ -31,11 +31,13 @@ def test_every_output_column_is_registered(outputs):
         "claims.csv",
         "by_payer.csv",
         "compare --json",
+        "compare --json (several policies)",
+        "compare --json frontier",
     ]
     for out in outputs:
         assert out.columns, out.name
         for name in out.columns:
-            entry = column(out.name, name)
+            entry = outputs_doc.describe(out.name, name)
             assert entry.definition, f"{out.name} {name}"
 
 
