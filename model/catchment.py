@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from agents.calendar import DAYS_PER_QUARTER, DAYS_PER_YEAR
 from agents.policy import IntegrationTiming, PolicyLevers
-from model.model import DAYS_PER_QUARTER, DAYS_PER_YEAR
 from model.params import RunSettings, Scenario
 
 MAX_SEARCH_PATIENTS = 1_000_000
@@ -46,7 +46,11 @@ class Catchment:
 
 
 def catchment(scenario: Scenario, n_patients: int) -> Catchment:
-    """The clinics and therapists a run of ``n_patients`` starts with (the model's rounding)."""
+    """The clinics and therapists a run of ``n_patients`` starts with.
+
+    The one sizing rule: ``KetasimModel`` builds exactly these counts, so a warning made from
+    them speaks of the run that will happen.
+    """
     pp, tp, policy = scenario.prescribers, scenario.therapists, scenario.policy
     clinics = max(1, round(pp.n_per_1000_patients * n_patients / 1000.0))
     therapists = 0

@@ -32,6 +32,7 @@ from agents.therapist import Therapist, TherapistPool, draw_reservation
 from agents.weeks import WeekBook
 from model import outcomes
 from model.care import CareJournal
+from model.catchment import catchment
 from model.claims import Claims, DoseBilling
 from model.events import BucketedEventList
 from model.kernels import DoseKernel, TherapyKernel, warm_up_kernels
@@ -152,7 +153,7 @@ class KetasimModel(mesa.Model):
     def _make_prescribers(self, n: int) -> list[Prescriber]:
         pp = self.scenario.prescribers
         rng = self.streams["institutions"]
-        count = max(1, round(pp.n_per_1000_patients * n / 1000.0))
+        count = catchment(self.scenario, n).n_clinics
         shares = np.array([pp.p_infusion_cash, pp.p_rems_esketamine, pp.p_integrated])
         models = rng.choice(len(BusinessModel), size=count, p=shares)
         if not self.scenario.policy.therapy_available:
@@ -173,8 +174,8 @@ class KetasimModel(mesa.Model):
         if not policy.therapy_available:
             return []
         rng = self.streams["institutions"]
-        count = max(1, round(tp.n_per_1000_patients * n / 1000.0 * policy.rel_therapist_supply))
-        n_trained = round(count * tp.p_trained_initial)
+        sizes = catchment(self.scenario, n)
+        count, n_trained = sizes.n_therapists, sizes.n_trained
         # A run's bookings reach a few weeks past its end; the book widens if they reach further.
         weeks = WeekBook(count, math.ceil(self.days / DAYS_PER_WEEK) + 8)
         networks = np.zeros((count, len(PayerKind)), dtype=bool)
