@@ -9,7 +9,6 @@ difference is the policy's effect on the same simulated people.
 from __future__ import annotations
 
 import html
-import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -103,20 +102,6 @@ def results_frame(result: CompareResult, settings: CompareSettings) -> pd.DataFr
     return table
 
 
-def icer_sentence(result: CompareResult) -> str:
-    """The ICER in words (a negative ICER is ambiguous, so say which quadrant it is in)."""
-    d_cost, d_qaly = result.incremental_cost, result.incremental_qalys
-    if result.icer is None or math.isnan(d_qaly) or math.isnan(d_cost):
-        return "ICER undefined (no QALY difference)."
-    if d_qaly > 0 and d_cost <= 0:
-        return "The policy dominates: more QALYs at lower cost."
-    if d_qaly < 0 and d_cost >= 0:
-        return "The policy is dominated: fewer QALYs at higher cost."
-    if d_qaly > 0:
-        return f"ICER ${result.icer:,.0f} per QALY gained."
-    return f"ICER ${result.icer:,.0f} per QALY: saves money but loses QALYs."
-
-
 # --------------------------------------------------------------------------- components
 def metrics_table_html(result: CompareResult) -> str:
     """Every metric: label, unit and period, both arms, the difference and its interval.
@@ -181,7 +166,7 @@ def ResultsView(result: CompareResult, settings: CompareSettings) -> None:
         f"incremental cost {format_metric('incremental_cost', result.incremental_cost, True)} "
         "per patient, incremental QALYs "
         f"{format_metric('incremental_qalys', result.incremental_qalys, True)} per patient. "
-        f"{esc(icer_sentence(result))}<br>Net monetary benefit per patient at {nmb}.</p>",
+        f"{esc(result.icer_text())}<br>Net monetary benefit per patient at {nmb}.</p>",
         classes=["compare-economics"],
     )
     with solara.Div(classes=["panel", "panel-forest"]):

@@ -279,7 +279,7 @@ def test_arms_figure_averages_replications():
 
 
 def test_compare_results_table_and_words():
-    from dashboards.compare_page import format_metric, icer_sentence, results_frame
+    from dashboards.compare_page import format_metric, results_frame
     from dashboards.levers import CompareSettings
     from scenarios.compare import CompareResult
 
@@ -287,7 +287,15 @@ def test_compare_results_table_and_words():
         base="baseline",
         policy="baseline+custom",
         replications=2,
-        runs=pd.DataFrame(),
+        # Two pairs, each cheaper and better: the policy dominates in both.
+        runs=pd.DataFrame(
+            {
+                "arm": ["base", "base", "policy", "policy"],
+                "replication": [0, 1, 0, 1],
+                "cost_per_patient_discounted": [1000.0, 1100.0, 880.0, 980.0],
+                "qalys_per_patient": [0.50, 0.52, 0.51, 0.53],
+            }
+        ),
         metrics=_metrics_frame(),
         daily=pd.DataFrame(),
         incremental_cost=-120.0,
@@ -301,7 +309,7 @@ def test_compare_results_table_and_words():
     assert econ["incremental_cost_per_patient_discounted"] == -120.0
     assert econ["nmb_at_100000_per_qaly"] == 1120.0
     assert (table["n_patients"] == 300).all() and (table["base"] == "baseline").all()
-    assert "dominates" in icer_sentence(result)
+    assert "dominates" in result.icer_text()
     assert format_metric("integrated_delivery_rate", 0.3, diff=True) == "+30.0 pts"
     assert format_metric("spend_medical", -1e5, diff=True) == "-$100,000"
     assert format_metric("response_rate", math.nan) == "-"
